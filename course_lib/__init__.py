@@ -1,0 +1,9 @@
+"""Helper library for the Dynamic Inference course kit.
+
+Importing the package runs nothing: no downloads, no device probing, no prints.
+"""
+from course_lib import checks, cost, data, env, models, plots, training
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "checks", "cost", "data", "env", "models", "plots", "training"]

@@ -1,0 +1,69 @@
+"""Visible self-checks used right after each exercise: shapes, dtypes, invariants, closeness.
+
+They raise AssertionError with a message that says what differs, and on success print that the
+public checks passed; the hidden tests that decide the grade run only at grading time.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+__all__ = ["check_type", "check_shape", "check_dtype", "check_close", "check_true", "passed", "not_implemented"]
+
+
+def _as_array(x: Any) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().double().numpy()
+    return np.asarray(x, dtype=float)
+
+
+def check_type(value: Any, expected: type | tuple[type, ...], name: str = "value") -> None:
+    """Fail unless `value` is an instance of `expected`."""
+    if not isinstance(value, expected):
+        names = expected.__name__ if isinstance(expected, type) else " or ".join(t.__name__ for t in expected)
+        raise AssertionError(f"{name} should be a {names}, got {type(value).__name__}.")
+
+
+def check_shape(value: Any, shape: Sequence[int | None], name: str = "value") -> None:
+    """Fail unless `value` has `shape` (None matches any size on that axis)."""
+    actual = tuple(value.shape) if hasattr(value, "shape") else np.shape(value)
+    ok = len(actual) == len(shape) and all(s is None or s == a for s, a in zip(shape, actual))
+    if not ok:
+        raise AssertionError(f"{name} should have shape {tuple(shape)}, got {tuple(actual)}.")
+
+
+def check_dtype(value: torch.Tensor | np.ndarray, dtypes: Any, name: str = "value") -> None:
+    """Fail unless the dtype of `value` is one of `dtypes`."""
+    allowed = dtypes if isinstance(dtypes, (tuple, list)) else (dtypes,)
+    if value.dtype not in allowed:
+        raise AssertionError(f"{name} should have dtype {' or '.join(map(str, allowed))}, got {value.dtype}.")
+
+
+def check_close(actual: Any, expected: Any, name: str = "value", atol: float = 1e-5, rtol: float = 1e-4) -> None:
+    """Fail unless `actual` is within tolerance of `expected`; prints the max difference either way."""
+    a, e = _as_array(actual), _as_array(expected)
+    if a.shape != e.shape:
+        raise AssertionError(f"{name} should have shape {e.shape}, got {a.shape}.")
+    diff = float(np.max(np.abs(a - e))) if a.size else 0.0
+    if not np.allclose(a, e, atol=atol, rtol=rtol, equal_nan=False):
+        raise AssertionError(f"{name} differs from the expected value: max abs difference {diff:.3g} "
+                             f"(tolerance atol={atol:g}, rtol={rtol:g}).")
+    print(f"  {name}: max abs difference {diff:.2g}")
+
+
+def check_true(condition: bool, message: str) -> None:
+    """Fail with `message` unless `condition` holds."""
+    if not bool(condition):
+        raise AssertionError(message)
+
+
+def passed(exercise: str) -> None:
+    """Print the standard success line of a visible check."""
+    print(f"[{exercise}] public checks passed; hidden tests run at grading.")
+
+
+def not_implemented(name: str) -> NotImplementedError:
+    """The error a stub raises, naming the function to write."""
+    return NotImplementedError(f"{name} is not implemented yet: replace the stub in its cell.")

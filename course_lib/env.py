@@ -1,0 +1,111 @@
+"""Device, seeds, the run-size switch and the notebook setup banner."""
+from __future__ import annotations
+
+import os
+import platform
+import random
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+__all__ = [
+    "SIZE_ENV_VAR",
+    "get_device",
+    "set_seed",
+    "run_size",
+    "pick",
+    "setup_notebook",
+    "VersionMismatchError",
+]
+
+SIZE_ENV_VAR = "COURSE_SIZE"
+_SIZES = ("small", "full")
+_printed_device = False
+T = TypeVar("T")
+
+
+class VersionMismatchError(RuntimeError):
+    """The installed course_lib is not the version the notebook was written for."""
+
+
+def get_device(verbose: bool = True) -> torch.device:
+    """Return cuda, then mps, then cpu; print the choice once per process."""
+    global _printed_device
+    if torch.cuda.is_available():
+        device = torch.device("cuda")
+    elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        device = torch.device("mps")
+    else:
+        device = torch.device("cpu")
+    if verbose and not _printed_device:
+        name = torch.cuda.get_device_name(0) if device.type == "cuda" else platform.processor() or "cpu"
+        print(f"Using device: {device} ({name})")
+        _printed_device = True
+    return device
+
+
+def set_seed(seed: int, deterministic: bool = False) -> None:
+    """Seed python, numpy and torch; `deterministic=True` also asks torch for deterministic kernels."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+
+
+def run_size() -> str:
+    """The run size from the COURSE_SIZE environment variable: 'small' (default) or 'full'."""
+    size = os.environ.get(SIZE_ENV_VAR, "small").strip().lower() or "small"
+    if size not in _SIZES:
+        raise ValueError(f"{SIZE_ENV_VAR}={size!r} is not a run size; use one of {_SIZES} "
+                         f"(small: embedded data on a CPU, full: torchvision data on a GPU).")
+    return size
+
+
+def pick(small: T, full: T) -> T:
+    """Return `small` or `full` according to the run size (the one place notebooks branch on it)."""
+    return small if run_size() == "small" else full
+
+
+@dataclass(frozen=True)
+class NotebookInfo:
+    """What `setup_notebook` found, for notebooks that want to print or branch on it."""
+
+    stem: str
+    size: str
+    device: torch.device
+    versions: dict
+
+
+def setup_notebook(stem: str, expected_version: str | None = None) -> NotebookInfo:
+    """Check the library version, then print device, run size and versions (the setup cell's work)."""
+    import course_lib
+
+    if expected_version is not None and course_lib.__version__ != expected_version:
+        raise VersionMismatchError(
+            f"This notebook was written for course_lib {expected_version}, but {course_lib.__version__} "
+            f"is installed. Reinstall the matching version (see the README, 'Setup'), then restart "
+            f"the kernel.")
+    import matplotlib
+    import sklearn
+
+    versions = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+        "matplotlib": matplotlib.__version__,
+        "course_lib": course_lib.__version__,
+    }
+    device = get_device(verbose=False)
+    size = run_size()
+    print(f"[{stem}] run size: {size} (set {SIZE_ENV_VAR}=full on a GPU for the full size)")
+    print(f"[{stem}] device: {device}" + (f" ({torch.cuda.get_device_name(0)})" if device.type == "cuda" else ""))
+    print(f"[{stem}] versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    return NotebookInfo(stem=stem, size=size, device=device, versions=versions)

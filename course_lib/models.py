@@ -1,0 +1,145 @@
+"""CIFAR-style ResNets: a plain baseline and a variant with an exit head after every stage."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "BasicBlock",
+    "ResNet",
+    "PoolLinearHead",
+    "EarlyExitResNet",
+    "default_arch",
+    "check_input",
+]
+
+
+def check_input(x: torch.Tensor, in_channels: int, name: str = "model") -> None:
+    """Raise a clear error unless `x` is a float batch (N, in_channels, H, W)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} expects a torch.Tensor, got {type(x).__name__}.")
+    if x.ndim != 4 or x.shape[1] != in_channels:
+        raise ValueError(f"{name} expects a batch of shape (N, {in_channels}, H, W), got {tuple(x.shape)}. "
+                         f"A single image needs a batch axis: x.unsqueeze(0).")
+    if not torch.is_floating_point(x):
+        raise TypeError(f"{name} expects float images, got dtype {x.dtype}; divide uint8 images by 255.")
+
+
+class BasicBlock(nn.Module):
+    """Residual block: out = relu(shortcut(x) + residual(x)), residual = conv-bn-relu-conv-bn."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+        super().__init__()
+        self.residual = nn.Sequential(
+            nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(out_channels),
+        )
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut: nn.Module = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False), nn.BatchNorm2d(out_channels))
+        else:
+            self.shortcut = nn.Identity()
+        self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.shortcut(x) + self.residual(x))
+
+
+def default_arch(size: str | None = None) -> dict:
+    """Architecture keywords for the run size: small (28x28 digits, CPU) or full (CIFAR ResNet-20)."""
+    from course_lib.env import run_size
+
+    size = size or run_size()
+    if size == "small":
+        return {"base_width": 16, "blocks_per_stage": (1, 1, 1), "stage_strides": (2, 2, 2)}
+    return {"base_width": 16, "blocks_per_stage": (3, 3, 3), "stage_strides": (1, 2, 2)}
+
+
+class ResNet(nn.Module):
+    """CIFAR-style ResNet: stem conv, three stages of BasicBlocks (widths w, 2w, 4w), GAP + linear.
+
+    `base_width` is the width knob; `stages[s]` is an nn.Sequential of blocks, so code can walk the
+    network stage by stage or block by block.
+    """
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1, base_width: int = 16,
+                 blocks_per_stage: tuple[int, ...] = (1, 1, 1), stage_strides: tuple[int, ...] = (2, 2, 2)) -> None:
+        super().__init__()
+        if len(blocks_per_stage) != len(stage_strides):
+            raise ValueError("blocks_per_stage and stage_strides need one entry per stage.")
+        self.in_channels, self.num_classes = in_channels, num_classes
+        self.widths = tuple(base_width * 2 ** s for s in range(len(blocks_per_stage)))
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, base_width, 3, 1, 1, bias=False),
+                                  nn.BatchNorm2d(base_width), nn.ReLU(inplace=True))
+        stages, channels = [], base_width
+        for width, num_blocks, stride in zip(self.widths, blocks_per_stage, stage_strides):
+            blocks = [BasicBlock(channels if b == 0 else width, width, stride if b == 0 else 1)
+                      for b in range(num_blocks)]
+            stages.append(nn.Sequential(*blocks))
+            channels = width
+        self.stages = nn.ModuleList(stages)
+        self.classifier = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes))
+
+    def blocks(self) -> list[BasicBlock]:
+        """All residual blocks in execution order."""
+        return [block for stage in self.stages for block in stage]
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x, self.in_channels, type(self).__name__)
+        h = self.stem(x)
+        for stage in self.stages:
+            h = stage(h)
+        return h
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.forward_features(x))
+
+
+class PoolLinearHead(nn.Module):
+    """A light exit head: average-pool to pool_size x pool_size, flatten, one linear layer."""
+
+    def __init__(self, in_channels: int, num_classes: int, pool_size: int = 4) -> None:
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(pool_size)
+        self.fc = nn.Linear(in_channels * pool_size * pool_size, num_classes)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.pool(h), 1))
+
+
+class EarlyExitResNet(nn.Module):
+    """ResNet with an exit after every stage; the last exit is the usual GAP + linear classifier.
+
+    forward(x) returns a list of exit logits, shallow to deep, each of shape (N, num_classes).
+    Attributes `stem`, `stages` and `exits` let inference code run the network one stage at a time.
+    """
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1, base_width: int = 16,
+                 blocks_per_stage: tuple[int, ...] = (1, 1, 1), stage_strides: tuple[int, ...] = (2, 2, 2),
+                 head_factory: Callable[[int, int], nn.Module] | None = None) -> None:
+        super().__init__()
+        backbone = ResNet(num_classes, in_channels, base_width, blocks_per_stage, stage_strides)
+        self.in_channels, self.num_classes, self.widths = in_channels, num_classes, backbone.widths
+        self.stem, self.stages = backbone.stem, backbone.stages
+        make_head = head_factory or (lambda c, k: PoolLinearHead(c, k))
+        heads = [make_head(width, num_classes) for width in self.widths[:-1]]
+        self.exits = nn.ModuleList(heads + [backbone.classifier])
+
+    @property
+    def num_exits(self) -> int:
+        return len(self.exits)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        check_input(x, self.in_channels, type(self).__name__)
+        h = self.stem(x)
+        exit_logits = []
+        for stage, head in zip(self.stages, self.exits):
+            h = stage(h)
+            exit_logits.append(head(h))
+        return exit_logits

@@ -1,0 +1,1 @@
+"""Package shim so the embedded dataset file installs with course_lib (import name: course_data)."""
