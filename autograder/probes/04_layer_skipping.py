@@ -1,0 +1,110 @@
+"""Trusted probes for notebook 04: they run where the student's code lives and return plain data.
+
+No reference answers here: only fixed gates, hooks that count work, and gradient read-outs.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from course_lib.models import BasicBlock
+
+
+class FixedGate(nn.Module):
+    """A stand-in gate that returns given (N, 2) logits whatever the input (the batch size must match)."""
+
+    def __init__(self, logits: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("logits", logits.clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] != self.logits.shape[0]:
+            raise ValueError("the gate must see the whole batch")
+        return self.logits
+
+
+def probe_gate_fn(logits: torch.Tensor, tau: float = 1.0, training: bool = True, **_: Any) -> torch.Tensor:
+    """A stand-in decision rule: soft sigmoid of the logit difference in training, 0/1 in eval."""
+    diff = logits[:, 1] - logits[:, 0]
+    return torch.sigmoid(diff / tau) if training else (diff > 0).to(logits.dtype)
+
+
+def make_block(in_channels: int, out_channels: int, stride: int, seed: int) -> BasicBlock:
+    """A course_lib BasicBlock with seeded weights and non-trivial BatchNorm statistics."""
+    torch.manual_seed(seed)
+    block = BasicBlock(in_channels, out_channels, stride)
+    with torch.no_grad():
+        for m in block.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    return block
+
+
+def gated_block_run(namespace: dict, spec: dict, gate_logits: torch.Tensor, x: torch.Tensor,
+                    training: bool) -> dict:
+    """Run the student's GatedBlock on a seeded block with a fixed gate; count residual calls."""
+    block = make_block(spec["in"], spec["out"], spec["stride"], spec["seed"])
+    gated = namespace["GatedBlock"](block, FixedGate(gate_logits), gate_fn=probe_gate_fn, tau=1.0)
+    gated.train(training)
+    sizes: list[int] = []
+    block.residual.register_forward_hook(lambda m, inp, out: sizes.append(int(inp[0].shape[0])))
+    with torch.no_grad():
+        out = gated(x.clone())
+    return {"out": out.detach(), "residual_batch_sizes": sizes}
+
+
+def gate_module_run(namespace: dict, in_channels: int, seed: int, inputs: list) -> dict:
+    """Build the student's Gate (seeded) and return its logits on each input, in train and eval mode."""
+    torch.manual_seed(seed)
+    gate = namespace["Gate"](in_channels)
+    if not isinstance(gate, nn.Module):
+        raise TypeError("Gate(...) must build an nn.Module")
+    results: dict = {"train": [], "eval": []}
+    with torch.no_grad():
+        gate.train()
+        for x in inputs:
+            if x.shape[0] > 1:
+                results["train"].append(gate(x.clone()).detach())
+        gate.eval()
+        for x in inputs:
+            results["eval"].append(gate(x.clone()).detach())
+    return results
+
+
+def gumbel_gradient(namespace: dict, logits: torch.Tensor, noise: torch.Tensor, tau: float,
+                    weights: torch.Tensor) -> dict:
+    """Forward the student's st_gumbel_gate in training mode and read d(sum(w * g))/d logits."""
+    leaf = logits.clone().requires_grad_(True)
+    out = namespace["st_gumbel_gate"](leaf, tau=tau, training=True, noise=noise.clone())
+    if not isinstance(out, torch.Tensor) or not out.requires_grad:
+        return {"out": out.detach() if isinstance(out, torch.Tensor) else out, "grad": torch.zeros_like(logits)}
+    (out * weights).sum().backward()
+    grad = leaf.grad if leaf.grad is not None else torch.zeros_like(logits)
+    return {"out": out.detach(), "grad": grad.detach()}
+
+
+def target_gradient(namespace: dict, gates: torch.Tensor, target: Any, lam: float) -> dict:
+    """The student's target_rate_loss and its gradient with respect to the gates."""
+    leaf = gates.clone().requires_grad_(True)
+    loss = namespace["target_rate_loss"](leaf, target, lam)
+    if isinstance(loss, torch.Tensor) and loss.requires_grad:
+        loss.backward()
+    grad = leaf.grad if leaf.grad is not None else torch.zeros_like(gates)
+    return {"loss": loss.detach() if isinstance(loss, torch.Tensor) else loss, "grad": grad.detach()}
+
+
+def reinforce_gradients(namespace: dict, probs: torch.Tensor, sampled: torch.Tensor,
+                        reward_sampled: torch.Tensor, reward_greedy: torch.Tensor) -> dict:
+    """The student's reinforce_loss and its gradients with respect to probs and both rewards."""
+    leaves = [t.clone().requires_grad_(True) for t in (probs, reward_sampled, reward_greedy)]
+    loss = namespace["reinforce_loss"](leaves[0], sampled.clone(), leaves[1], leaves[2])
+    if isinstance(loss, torch.Tensor) and loss.requires_grad:
+        loss.backward()
+    grads = [leaf.grad.detach() if leaf.grad is not None else torch.zeros_like(leaf) for leaf in leaves]
+    return {"loss": loss.detach() if isinstance(loss, torch.Tensor) else loss, "grad_probs": grads[0],
+            "grad_reward_sampled": grads[1], "grad_reward_greedy": grads[2]}
