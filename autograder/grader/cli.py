@@ -1,0 +1,283 @@
+"""Command line: `python -m autograder grade ...` (main) and `python -m autograder report DIR` (report_main)."""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import stat
+import sys
+import time
+import traceback
+import zipfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Callable
+
+from autograder.grader import notebook as nbmod
+from autograder.grader import report as rep
+from autograder.grader.judge import GradeOptions, NotebookContext, grade_notebook_bytes
+from autograder.grader.suites import HIDDEN_ENV_VAR, find_suites, load_suite
+
+__all__ = ["main", "report_main", "collect_submissions", "Submission", "grade"]
+
+ZIP_MEMBER_LIMIT = 64 * 1024 * 1024
+ZIP_TOTAL_LIMIT = 1024 * 1024 * 1024
+ZIP_MAX_MEMBERS = 5000
+FILE_LIMIT = nbmod.MAX_NOTEBOOK_BYTES
+
+RULES = """\
+Which notebook: notebook metadata course.stem; else a known stem in the file name; else a two-digit
+number in the file name that starts exactly one known stem; else content similarity with the release
+notebooks (--release-dir) and the graded function names of the hidden suites.
+Which student: nbgrader submitted/<student>/<assignment>/<file>; else the folder holding the notebook
+(below the folder or zip given on the command line); else the file name without the stem
+(03_early_exit_alice.ipynb -> alice); else the file name. A notebook given directly as a file uses
+its file name only (or the nbgrader layout of its full path).
+Cells run (--cells definitions): setup cells, solution cells (nbgrader metadata, or cells defining a
+graded function when metadata is lost) and cells whose top level only imports/defines/assigns;
+test cells never run. --cells all: every cell that is not a test cell."""
+
+
+@dataclass
+class Submission:
+    """One notebook file to grade: where it came from and how to read its bytes."""
+
+    source: str
+    relpath: str
+    read: Callable[[], bytes]
+    error: str = ""
+
+
+def _file_reader(path: Path) -> Callable[[], bytes]:
+    def read() -> bytes:
+        size = path.stat().st_size
+        if size > FILE_LIMIT:
+            raise ValueError(f"file is too large ({size / 2**20:.0f} MiB)")
+        return path.read_bytes()
+    return read
+
+
+def _unsafe_member(name: str) -> str:
+    posix = PurePosixPath(name.replace("\\", "/"))
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        return "absolute path"
+    if ".." in posix.parts:
+        return "'..' in the path"
+    return ""
+
+
+def _zip_submissions(path: Path, shown: str) -> list[Submission]:
+    subs: list[Submission] = []
+    try:
+        zf = zipfile.ZipFile(path)
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError) as err:
+        return [Submission(shown, path.name, lambda: b"", f"not a readable zip archive ({err})")]
+    total = 0
+    count = 0
+    for info in infos:
+        name = info.filename
+        if info.is_dir() or not name.lower().endswith(".ipynb"):
+            continue
+        parts = PurePosixPath(name.replace("\\", "/")).parts
+        if any(p.startswith(".") or p == "__MACOSX" for p in parts):
+            continue
+        source = f"{shown}!{name}"
+        mode = info.external_attr >> 16
+        why = _unsafe_member(name)
+        if not why and stat.S_ISLNK(mode):
+            why = "symbolic link"
+        count += 1
+        if not why and count > ZIP_MAX_MEMBERS:
+            why = f"more than {ZIP_MAX_MEMBERS} notebooks in the archive"
+        total += info.file_size
+        if not why and info.file_size > ZIP_MEMBER_LIMIT:
+            why = f"member too large ({info.file_size / 2**20:.0f} MiB)"
+        if not why and total > ZIP_TOTAL_LIMIT:
+            why = "archive expands beyond the size limit"
+        if why:
+            subs.append(Submission(source, name, lambda: b"", f"zip member refused: {why}"))
+            continue
+
+        def read(info: zipfile.ZipInfo = info) -> bytes:
+            with zipfile.ZipFile(path) as z, z.open(info) as fh:
+                data = fh.read(ZIP_MEMBER_LIMIT + 1)
+            if len(data) > ZIP_MEMBER_LIMIT:
+                raise ValueError("zip member expands beyond the size limit")
+            return data
+        subs.append(Submission(source, name, read))
+    zf.close()
+    return subs
+
+
+def collect_submissions(paths: list[str]) -> tuple[list[Submission], list[str]]:
+    """Expand files, folders (recursively) and zip archives into submissions; also return warnings."""
+    subs: list[Submission] = []
+    warnings: list[str] = []
+    for arg in paths:
+        path = Path(arg)
+        if not path.exists():
+            warnings.append(f"{arg}: no such file or folder")
+            continue
+        if path.is_dir():
+            for item in sorted(path.rglob("*")):
+                rel = item.relative_to(path)
+                if any(p.startswith(".") or p == "__MACOSX" for p in rel.parts) or not item.is_file():
+                    continue
+                if item.suffix.lower() == ".ipynb":
+                    subs.append(Submission(str(item), rel.as_posix(), _file_reader(item)))
+                elif item.suffix.lower() == ".zip":
+                    subs += _zip_submissions(item, str(item))
+        elif path.suffix.lower() == ".zip":
+            subs += _zip_submissions(path, str(path))
+        else:
+            parts = path.resolve().parts
+            lowered = [p.lower() for p in parts]
+            if "submitted" in lowered[:-1]:
+                rel = "/".join(parts[lowered.index("submitted"):])
+            else:
+                rel = path.name
+            if path.suffix.lower() != ".ipynb":
+                warnings.append(f"{arg}: not a .ipynb file; graded anyway")
+            subs.append(Submission(str(path), rel, _file_reader(path)))
+    return subs, warnings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder grade", description="Grade notebook submissions with the hidden tests.",
+        epilog=RULES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("submissions", nargs="+", help=".ipynb files, folders (recursive) or .zip archives")
+    parser.add_argument("--out", required=True, help="output folder (results.jsonl, grades.csv, feedback/, stats)")
+    parser.add_argument("--workers", type=int, default=1, help="submissions graded at a time (default 1)")
+    parser.add_argument("--test-timeout", type=float, default=60.0, help="seconds per hidden test (default 60)")
+    parser.add_argument("--cell-timeout", type=float, default=300.0, help="seconds per executed cell (default 300)")
+    parser.add_argument("--notebook-timeout", type=float, default=1800.0,
+                        help="seconds for one notebook, cells and tests together (default 1800)")
+    parser.add_argument("--cells", choices=("definitions", "all"), default="definitions",
+                        help="which non-test cells run (default: definitions)")
+    parser.add_argument("--release-dir", default="notebooks",
+                        help="release notebooks used to recognise cells and notebooks (default notebooks/)")
+    parser.add_argument("--hidden-dir", action="append", default=[],
+                        help=f"extra folder searched first for hidden suites <stem>.py (also ${HIDDEN_ENV_VAR})")
+    parser.add_argument("--force", action="store_true", help="regrade submissions already in results.jsonl")
+    parser.add_argument("--no-ipython", action="store_true", help="run cells with exec instead of IPython")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar and no gradebook table")
+    return parser
+
+
+def _release_dir(arg: str) -> Path | None:
+    path = Path(arg)
+    if path.is_dir():
+        return path
+    fallback = Path(__file__).resolve().parents[2] / arg
+    return fallback if fallback.is_dir() else None
+
+
+def _grade_one(sub: Submission, ctx: NotebookContext) -> dict:
+    try:
+        data = b"" if sub.error else sub.read()
+        error = sub.error
+    except Exception as err:  # noqa: BLE001 - unreadable file: still a record
+        data, error = b"", f"could not read the file ({err})"
+    try:
+        return grade_notebook_bytes(data, sub.relpath, sub.source, ctx, read_error=error)
+    except Exception as err:  # noqa: BLE001 - a grader bug must not stop the batch
+        tb = traceback.format_exc(limit=3)
+        print(f"internal grader error on {sub.source}:\n{tb}", file=sys.stderr)
+        return {"source": sub.source, "relpath": sub.relpath, "sha256": hashlib.sha256(data).hexdigest(),
+                "student": nbmod.identify_student(sub.relpath, None)[0], "stem": None, "tests": [],
+                "points": 0.0, "max_points": 0.0, "reasons": [f"internal grader error ({type(err).__name__}: "
+                                                                f"{err}); please report"],
+                "cells": {"ran": [], "skipped": [], "failed": [], "details": []}, "device": ""}
+
+
+def grade(submissions: list[Submission], out: Path, options: GradeOptions, workers: int = 1,
+          hidden_dirs: list[str] | None = None, release_dir: Path | None = None, force: bool = False,
+          progress: bool = True) -> list[dict]:
+    """Grade submissions into `out`; return every record in results.jsonl (old and new)."""
+    out.mkdir(parents=True, exist_ok=True)
+    log = rep.ResultsLog(out / "results.jsonl")
+    existing = rep.read_results(log.path)
+    done = set() if force else {rep.record_key(r["source"], r.get("sha256", "")) for r in existing}
+    suite_files = find_suites(hidden_dirs or [])
+    suites = {}
+    for stem, path in suite_files.items():
+        try:
+            suites[stem] = load_suite(stem, path)
+        except Exception as err:  # noqa: BLE001 - a broken suite must not stop other notebooks
+            print(f"warning: hidden suite {path} could not be loaded: {err}", file=sys.stderr)
+    ctx = NotebookContext(suites, nbmod.load_release(release_dir, suites), options)
+    todo = []
+    for sub in submissions:
+        if not force:
+            try:
+                digest = hashlib.sha256(b"" if sub.error else sub.read()).hexdigest()
+            except Exception:  # noqa: BLE001
+                digest = hashlib.sha256(b"").hexdigest()
+            if rep.record_key(sub.source, digest) in done:
+                continue
+        todo.append(sub)
+    bar = None
+    if progress and todo:
+        from tqdm import tqdm
+        bar = tqdm(total=len(todo), desc="grading", unit="nb", file=sys.stderr, mininterval=1.0)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [pool.submit(_grade_one, sub, ctx) for sub in todo]
+        for future in as_completed(futures):
+            log.append(future.result())
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    skipped = len(submissions) - len(todo)
+    if skipped and progress:
+        print(f"{skipped} submission(s) already graded (same content); use --force to regrade", file=sys.stderr)
+    records = rep.read_results(log.path)
+    rep.write_outputs(out, records)
+    return records
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m autograder grade`; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    if args.workers < 1 or min(args.test_timeout, args.cell_timeout, args.notebook_timeout) <= 0:
+        print("error: --workers and the timeouts must be positive", file=sys.stderr)
+        return 2
+    subs, warnings = collect_submissions(args.submissions)
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if not subs:
+        print("error: no .ipynb submissions found", file=sys.stderr)
+        return 2
+    threads = max(1, (os.cpu_count() or 1) // args.workers)
+    options = GradeOptions(test_timeout=args.test_timeout, cell_timeout=args.cell_timeout,
+                           notebook_timeout=args.notebook_timeout, cells=args.cells,
+                           use_ipython=not args.no_ipython, threads=threads)
+    out = Path(args.out)
+    t0 = time.monotonic()
+    records = grade(subs, out, options, workers=args.workers, hidden_dirs=args.hidden_dir,
+                    release_dir=_release_dir(args.release_dir), force=args.force, progress=not args.quiet)
+    if not args.quiet:
+        print(rep.gradebook_table(records))
+        print(f"results in {out} ({time.monotonic() - t0:.1f} s)")
+    return 0
+
+
+def report_main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m autograder report DIR`: print the gradebook again (--rebuild rewrites files)."""
+    parser = argparse.ArgumentParser(prog="python -m autograder report",
+                                     description="Print the gradebook of a grading output folder.")
+    parser.add_argument("out", help="the --out folder of a grading run")
+    parser.add_argument("--rebuild", action="store_true", help="also rewrite grades.csv, feedback and stats")
+    args = parser.parse_args(argv)
+    path = Path(args.out) / "results.jsonl"
+    if not path.exists():
+        print(f"error: {path} not found (was `grade --out {args.out}` run?)", file=sys.stderr)
+        return 2
+    records = rep.read_results(path)
+    if args.rebuild:
+        rep.write_outputs(Path(args.out), records)
+    print(rep.gradebook_table(records))
+    return 0

@@ -1,0 +1,473 @@
+"""The judge: runs one submission's notebook in a runner process and the hidden tests against it.
+
+Hidden tests run here, in the trusted grader process. Student code only ever runs in the runner; what
+comes back is plain data loaded with torch's weights_only loader, so spoofed objects and monkeypatched
+torch/numpy/check helpers in the student's process cannot influence a check.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from autograder import framework as fw
+from autograder.framework import HiddenTest, Result, Student, Suite
+from autograder.grader import notebook as nbmod
+from autograder.grader.protocol import (ChannelClosed, ChannelTimeout, ProtocolError, read_frame, unpack_reply,
+                                        write_frame)
+
+__all__ = ["GradeOptions", "RunnerDied", "RunnerTimeout", "RunnerProcess", "RemoteStudent", "Session",
+           "launch_runner", "runner_env", "grade_notebook_bytes"]
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+
+
+class RunnerDied(BaseException):
+    """The runner process exited or broke the protocol (BaseException: framework.run_test lets it through)."""
+
+
+class RunnerTimeout(BaseException):
+    """The runner did not answer before the deadline."""
+
+
+@dataclass
+class GradeOptions:
+    """Limits and choices for grading one notebook."""
+
+    test_timeout: float = 60.0
+    cell_timeout: float = 300.0
+    notebook_timeout: float = 1800.0
+    cells: str = "definitions"
+    use_ipython: bool = True
+    python: str = sys.executable
+    max_restarts: int = 6
+    startup_timeout: float = 180.0
+    threads: int | None = None
+    runner_prefix: tuple[str, ...] = ()
+
+
+def runner_env(workdir: Path, threads: int | None = None) -> dict[str, str]:
+    """Environment of a runner: small run size unless set, Agg, no tqdm, shared checkpoint cache."""
+    env = dict(os.environ)
+    env.setdefault("COURSE_SIZE", "small")
+    env["MPLBACKEND"] = "Agg"
+    env["TQDM_DISABLE"] = "1"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["PYTHONUNBUFFERED"] = "1"
+    env["HOME"] = env.get("HOME", str(workdir))
+    if "COURSE_CACHE_DIR" in os.environ:
+        env["COURSE_CACHE_DIR"] = os.environ["COURSE_CACHE_DIR"]
+    if threads is not None and "OMP_NUM_THREADS" not in os.environ:
+        env["OMP_NUM_THREADS"] = str(threads)
+        env["MKL_NUM_THREADS"] = str(threads)
+    path = env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(PACKAGE_ROOT) + (os.pathsep + path if path else "")
+    return env
+
+
+class RunnerProcess:
+    """A started runner and the two private pipe ends the judge keeps."""
+
+    def __init__(self, proc: subprocess.Popen, to_runner: int, from_runner: int, workdir: Path, log: Path) -> None:
+        self.proc = proc
+        self.to_runner = to_runner
+        self.from_runner = from_runner
+        self.workdir = workdir
+        self.log = log
+        self.hello: dict = {}
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def request(self, message: dict, deadline: float) -> tuple[dict, bytes]:
+        """Send a request, wait for the reply until `deadline` (monotonic); raise RunnerDied/RunnerTimeout."""
+        try:
+            write_frame(self.to_runner, pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+        except (BrokenPipeError, OSError) as err:
+            raise RunnerDied(f"could not reach the runner ({type(err).__name__})") from None
+        try:
+            body = read_frame(self.from_runner, deadline, self.alive)
+            return unpack_reply(body)
+        except ChannelTimeout:
+            raise RunnerTimeout("no answer before the deadline") from None
+        except (ChannelClosed, OSError):
+            raise RunnerDied(self.death_reason()) from None
+        except ProtocolError as err:
+            raise RunnerDied(f"the runner sent a malformed reply ({err})") from None
+
+    def death_reason(self) -> str:
+        try:
+            code = self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            return "the runner closed its pipe"
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = str(-code)
+            extra = " (out of memory?)" if name == "SIGKILL" else ""
+            return f"the student's process was killed by {name}{extra}"
+        return f"the student's process exited with status {code} (os._exit, sys.exit or a crash)"
+
+    def log_tail(self, n: int = 1500) -> str:
+        try:
+            with open(self.log, "rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                size = fh.tell()
+                fh.seek(max(0, size - n))
+                return fh.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def kill(self) -> None:
+        """Kill the runner and everything it started (its own process group); close the pipes."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, OSError):
+            pass
+        try:
+            self.proc.kill()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        for fd in (self.to_runner, self.from_runner):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def stop(self) -> None:
+        """Ask politely, then kill."""
+        try:
+            write_frame(self.to_runner, pickle.dumps({"op": "quit"}))
+            self.proc.wait(timeout=3)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        self.kill()
+
+
+def launch_runner(workdir: Path, options: GradeOptions) -> RunnerProcess:
+    """Start one runner process (the single place to wrap with a sandbox: see issue 9).
+
+    The runner gets a fresh interpreter, its own session (process group), cwd = `workdir`, stdin
+    closed, stdout/stderr into a log file in `workdir`, and two private pipes passed by fd number.
+    """
+    req_r, req_w = os.pipe()
+    rep_r, rep_w = os.pipe()
+    log = workdir / "runner.log"
+    cmd = [*options.runner_prefix, options.python, "-m", "autograder.grader.runner", str(req_r), str(rep_w)]
+    try:
+        with open(log, "ab") as log_fh:
+            proc = subprocess.Popen(cmd, cwd=str(workdir), env=runner_env(workdir, options.threads),
+                                    stdin=subprocess.DEVNULL, stdout=log_fh, stderr=subprocess.STDOUT,
+                                    pass_fds=(req_r, rep_w), start_new_session=True, close_fds=True)
+    finally:
+        os.close(req_r)
+        os.close(rep_w)
+    return RunnerProcess(proc, req_w, rep_r, workdir, log)
+
+
+# ---------------------------------------------------------------------------------------------
+
+class Session:
+    """One notebook's runner: executes the selected cells, restarts after deaths and timeouts."""
+
+    def __init__(self, plans: list[nbmod.CellPlan], options: GradeOptions, deadline: float) -> None:
+        self.plans = plans
+        self.options = options
+        self.deadline = deadline
+        self.workdir = Path(tempfile.mkdtemp(prefix="grader-run-"))
+        self.runner: RunnerProcess | None = None
+        self.skip: dict[int, str] = {}        # plan index -> why it is skipped on restarts
+        self.outcomes: dict[int, dict] = {}   # plan index -> first outcome
+        self.restarts = 0
+        self.notes: list[str] = []
+        self.device = ""
+        self.failure = ""                     # why no runner could be started
+
+    # -- lifecycle
+    def start(self) -> bool:
+        """Start a runner and execute the cells; return False when no working runner could be had."""
+        while True:
+            if self.runner is not None:
+                self.runner.kill()
+                self.runner = None
+            try:
+                self.runner = launch_runner(self.workdir, self.options)
+            except OSError as err:
+                self.failure = f"could not start the runner: {err}"
+                return False
+            start_deadline = time.monotonic() + self.options.startup_timeout
+            try:
+                header, _ = self.runner.request({"use_ipython": self.options.use_ipython}, start_deadline)
+            except (RunnerDied, RunnerTimeout) as err:
+                tail = self.runner.log_tail(600).strip().splitlines()
+                self.failure = f"the runner did not start ({err})" + (f": {tail[-1]}" if tail else "")
+                self.runner.kill()
+                self.runner = None
+                return False
+            self.device = str(header.get("device", ""))[:200]
+            restart_needed = self._run_cells()
+            if not restart_needed:
+                return True
+            self.restarts += 1
+            if self.restarts > self.options.max_restarts:
+                self.failure = "the runner was restarted too often while executing cells"
+                self.runner.kill()
+                self.runner = None
+                return False
+
+    def _run_cells(self) -> bool:
+        """Execute cells not skipped; return True when the runner must be restarted (a cell killed it)."""
+        assert self.runner is not None
+        for k, plan in enumerate(self.plans):
+            if not plan.run:
+                self.outcomes.setdefault(k, {"status": "skipped", "reason": plan.reason})
+                continue
+            if k in self.skip:
+                continue
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                self.outcomes.setdefault(k, {"status": "skipped", "reason": "whole-notebook time limit reached"})
+                continue
+            limit = min(self.options.cell_timeout, remaining)
+            hard = time.monotonic() + limit + 10.0
+            try:
+                header, _ = self.runner.request({"op": "cell", "source": plan.source, "timeout": limit}, hard)
+            except RunnerDied as err:
+                why = f"killed the student's process ({err}); skipped after a restart"
+                self.skip[k] = why
+                self.outcomes[k] = {"status": "failed", "reason": plan.reason, "error": why}
+                self.notes.append(f"cell {plan.label()} {why}")
+                return True
+            except RunnerTimeout:
+                why = f"did not stop at the cell time limit ({limit:g} s); process killed, skipped after a restart"
+                self.skip[k] = why
+                self.outcomes[k] = {"status": "failed", "reason": plan.reason, "error": why}
+                self.notes.append(f"cell {plan.label()} {why}")
+                return True
+            error = header.get("error")
+            if k not in self.outcomes:
+                if error:
+                    self.outcomes[k] = {"status": "failed", "reason": plan.reason, "error": str(error)[:500]}
+                else:
+                    self.outcomes[k] = {"status": "ran", "reason": plan.reason}
+        return False
+
+    def ensure_runner(self) -> bool:
+        if self.runner is not None and self.runner.alive():
+            return True
+        return self.restart("the runner was not running")
+
+    def restart(self, why: str) -> bool:
+        self.restarts += 1
+        if self.restarts > self.options.max_restarts:
+            if self.runner is not None:
+                self.runner.kill()
+                self.runner = None
+            self.failure = "the runner was restarted too often"
+            return False
+        return self.start()
+
+    def close(self) -> None:
+        if self.runner is not None:
+            self.runner.stop()
+            self.runner = None
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # -- requests during tests
+    def request(self, message: dict, deadline: float) -> tuple[dict, bytes]:
+        if self.runner is None:
+            raise RunnerDied(self.failure or "no runner")
+        return self.runner.request(message, deadline)
+
+    def cells_summary(self) -> dict:
+        ran, skipped, failed = [], [], []
+        details = []
+        for k, plan in enumerate(self.plans):
+            outcome = self.outcomes.get(k, {"status": "skipped", "reason": "not reached"})
+            entry = {"cells": list(plan.indices), "kind": plan.kind, **outcome}
+            details.append(entry)
+            target = {"ran": ran, "failed": failed}.get(outcome["status"], skipped)
+            target.extend(plan.indices)
+        return {"ran": ran, "skipped": skipped, "failed": failed, "details": details}
+
+
+class RemoteStudent(Student):
+    """The student's code lives in a runner process; only sanitized plain data comes back."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.deadline = time.monotonic() + 60.0
+
+    def has(self, name: str) -> bool:
+        header, _ = self.session.request({"op": "has", "name": str(name)}, self.deadline)
+        return header.get("kind") == "has" and header.get("value") is True
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        header, payload = self.session.request({"op": "call", "name": name, "args": args, "kwargs": kwargs},
+                                               self.deadline)
+        return self._decode(header, payload, f"`{name}`")
+
+    def probe(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        module = sys.modules.get(fn.__module__)
+        path = getattr(module, "__file__", None)
+        if module is None or not path:
+            raise TypeError(f"probe {fn!r} is not a module-level function of an importable module")
+        message = {"op": "probe", "module": fn.__module__, "path": str(path), "qualname": fn.__qualname__,
+                   "args": args, "kwargs": kwargs}
+        header, payload = self.session.request(message, self.deadline)
+        return self._decode(header, payload, "the student's code")
+
+    @staticmethod
+    def _decode(header: dict, payload: bytes, what: str) -> Any:
+        kind = header.get("kind")
+        message = str(header.get("message", ""))[:2000]
+        if kind == "ok":
+            try:
+                return fw.load_sanitized(payload)
+            except Exception as err:  # noqa: BLE001 - forged or corrupt bytes
+                raise fw.StudentError(f"{what} returned an unusable value ({type(err).__name__})") from None
+        errors = {"not_attempted": fw.NotAttempted, "student_error": fw.StudentError, "missing": fw.Missing,
+                  "test_failure": fw.TestFailure}
+        if kind in errors:
+            raise errors[kind](message)
+        raise fw.StudentError(f"{what}: unexpected reply from the student's process ({kind!r})")
+
+
+# ---------------------------------------------------------------------------------------------
+
+def _result(test: HiddenTest, state: str, message: str) -> Result:
+    return Result(test.name, test.grade_id, state, test.points if state == "passed" else 0.0, test.points,
+                  message)
+
+
+def _all_tests(suite: Suite, state: str, message: str) -> list[dict]:
+    return [{**_result(t, state, message).to_dict(), "duration_s": 0.0} for t in suite.tests]
+
+
+def run_tests(session: Session, suite: Suite, options: GradeOptions) -> list[dict]:
+    """Run every hidden test of `suite` against the session's runner, restarting it when needed."""
+    student = RemoteStudent(session)
+    rows: list[dict] = []
+    for test in suite.tests:
+        t0 = time.monotonic()
+        remaining = session.deadline - t0
+        if remaining <= 0:
+            rows.append({**_result(test, "timeout", "not run: the whole-notebook time limit was reached").to_dict(),
+                         "duration_s": 0.0})
+            continue
+        if session.runner is None or not session.runner.alive():
+            if not session.ensure_runner():
+                rows.append({**_result(test, "kernel died", f"not run: {session.failure}").to_dict(),
+                             "duration_s": 0.0})
+                continue
+        limit = min(options.test_timeout, remaining)
+        student.deadline = time.monotonic() + limit
+        try:
+            result = fw.run_test(test, student)
+        except RunnerTimeout:
+            by_notebook = limit < options.test_timeout
+            why = "the whole-notebook time limit was reached" if by_notebook else \
+                f"the test took longer than {options.test_timeout:g} s (infinite loop?)"
+            result = _result(test, "timeout", why)
+            session.restart("timeout")
+        except RunnerDied as err:
+            result = _result(test, "kernel died", f"the student's process died during this test: {err}")
+            session.restart("died")
+        rows.append({**result.to_dict(), "duration_s": round(time.monotonic() - t0, 3)})
+    return rows
+
+
+@dataclass
+class NotebookContext:
+    """Everything shared by all submissions of a batch."""
+
+    suites: dict[str, Suite]
+    releases: dict[str, nbmod.ReleaseInfo] = field(default_factory=dict)
+    options: GradeOptions = field(default_factory=GradeOptions)
+
+    def known(self) -> dict[str, set[str]]:
+        return {stem: {n for t in s.tests for n in t.uses} for stem, s in self.suites.items()}
+
+
+def grade_notebook_bytes(data: bytes | None, relpath: str, source: str, ctx: NotebookContext,
+                         read_error: str = "") -> dict:
+    """Grade one submitted file; always returns a record (never raises for anything a student did)."""
+    t0 = time.monotonic()
+    digest = hashlib.sha256(data or b"").hexdigest()
+    record: dict[str, Any] = {"source": source, "relpath": relpath, "sha256": digest, "reasons": [],
+                              "cells": {"ran": [], "skipped": [], "failed": [], "details": []},
+                              "tests": [], "device": "", "graded_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    parsed: nbmod.ParsedNotebook | None = None
+    error = read_error
+    if not error:
+        try:
+            parsed = nbmod.parse_notebook(data or b"")
+            record["reasons"] += parsed.notes
+        except nbmod.NotebookError as err:
+            error = str(err)
+    stem, stem_rule = nbmod.identify_stem(parsed, relpath, ctx.known(), ctx.releases)
+    student, student_rule = nbmod.identify_student(relpath, stem)
+    record.update(student=student, student_rule=student_rule, stem=stem, stem_rule=stem_rule)
+    suite = ctx.suites.get(stem) if stem else None
+    if suite is None:
+        record["reasons"].append(f"could not tell which notebook this is ({stem_rule}); nothing graded"
+                                 if stem is None else f"no hidden tests for {stem}")
+        if error:
+            record["reasons"].append(error)
+        return _finish(record, 0.0, t0)
+    if error:
+        record["reasons"].append(error)
+        record["tests"] = _all_tests(suite, "error", error)
+        return _finish(record, suite.max_points, t0)
+    assert parsed is not None
+    graded = sorted({n for t in suite.tests for n in t.uses})
+    plans = nbmod.plan_cells(parsed, ctx.options.cells, graded, ctx.releases.get(stem))
+    _note_test_cells(parsed, suite, record["reasons"])
+    session = Session(plans, ctx.options, time.monotonic() + ctx.options.notebook_timeout)
+    try:
+        if not session.start():
+            record["reasons"].append(session.failure)
+            record["tests"] = _all_tests(suite, "kernel died", f"not run: {session.failure}")
+        else:
+            record["tests"] = run_tests(session, suite, ctx.options)
+        record["device"] = session.device
+        record["cells"] = session.cells_summary()
+        record["reasons"] += session.notes
+        record["restarts"] = session.restarts
+    finally:
+        session.close()
+    return _finish(record, suite.max_points, t0)
+
+
+def _note_test_cells(parsed: nbmod.ParsedNotebook, suite: Suite, reasons: list[str]) -> None:
+    if not parsed.has_nbgrader_metadata:
+        reasons.append("no nbgrader metadata (stripped by an editor?): cells matched by content")
+        return
+    ids = [c.grade_id for c in parsed.cells if c.is_meta_test and c.grade_id]
+    missing = [g for g in suite.grade_ids() if g not in ids]
+    if missing:
+        reasons.append(f"test cells missing from the notebook: {', '.join(missing)} (hidden tests ran anyway)")
+    dupes = sorted({g for g in ids if ids.count(g) > 1})
+    if dupes:
+        reasons.append(f"duplicated test cells: {', '.join(dupes)} (graded once)")
+
+
+def _finish(record: dict, max_points: float, t0: float) -> dict:
+    record["points"] = round(sum(float(t["points"]) for t in record["tests"]), 4)
+    record["max_points"] = max_points
+    record["duration_s"] = round(time.monotonic() - t0, 3)
+    return record

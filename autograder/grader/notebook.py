@@ -1,0 +1,445 @@
+"""Reading submitted notebooks tolerantly, identifying stem and student, and choosing the cells to run.
+
+Nothing here executes student code: this module only parses JSON and Python source (``ast``).
+
+Identification rules (documented for instructors, also in the grader's ``--help``):
+
+Notebook stem, first rule that applies:
+  1. notebook metadata ``course.stem`` naming a known stem;
+  2. the file name contains a known stem (case, spaces and dashes ignored), e.g. ``03_early_exit (1).ipynb``;
+  3. the file name contains a two-digit number that is the prefix of exactly one known stem, e.g. ``hw03.ipynb``;
+  4. content similarity: the graded function names the notebook defines and the text of its cells,
+     compared with the release notebooks (``--release-dir``) and the hidden suites' function names.
+
+Student, first rule that applies:
+  1. nbgrader layout ``.../submitted/<student>/<assignment>/<file>.ipynb``: ``<student>``;
+  2. a folder below the submitted folder or zip root, e.g. ``submissions/<student>/<file>.ipynb``:
+     the folder directly holding the notebook;
+  3. the file name with the stem removed, e.g. ``03_early_exit_alice.ipynb`` or ``alice-03_early_exit.ipynb``;
+  4. the file name itself (without ``.ipynb``).
+"""
+from __future__ import annotations
+
+import ast
+import difflib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Iterable, Sequence
+
+__all__ = [
+    "NotebookError",
+    "Cell",
+    "ParsedNotebook",
+    "CellPlan",
+    "ReleaseInfo",
+    "parse_notebook",
+    "load_release",
+    "identify_stem",
+    "identify_student",
+    "plan_cells",
+    "strip_magics",
+    "is_definitions_only",
+]
+
+MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024
+
+
+class NotebookError(ValueError):
+    """The submission cannot be read as a notebook; the message is the explicit reason."""
+
+
+@dataclass
+class Cell:
+    """One cell of a submission, normalised across nbformat versions."""
+
+    index: int
+    cell_type: str
+    source: str
+    nbgrader: dict = field(default_factory=dict)
+    cell_id: str = ""
+
+    @property
+    def grade_id(self) -> str:
+        value = self.nbgrader.get("grade_id")
+        return value if isinstance(value, str) else ""
+
+    @property
+    def is_meta_test(self) -> bool:
+        return bool(self.nbgrader.get("grade")) and not bool(self.nbgrader.get("solution"))
+
+    @property
+    def is_meta_solution(self) -> bool:
+        return bool(self.nbgrader.get("solution"))
+
+
+@dataclass
+class ParsedNotebook:
+    """Cells and metadata of a submission, plus notes on what was odd about it."""
+
+    cells: list[Cell]
+    metadata: dict
+    nbformat: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def code_cells(self) -> list[Cell]:
+        return [c for c in self.cells if c.cell_type == "code"]
+
+    @property
+    def has_nbgrader_metadata(self) -> bool:
+        return any(c.nbgrader for c in self.cells)
+
+
+def _source_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "".join(x for x in value if isinstance(x, str))
+    return ""
+
+
+def parse_notebook(data: bytes) -> ParsedNotebook:
+    """Parse notebook bytes of nbformat 3 or 4.x (any minor), tolerating missing fields; raise NotebookError."""
+    if len(data) > MAX_NOTEBOOK_BYTES:
+        raise NotebookError(f"notebook is too large ({len(data) / 2**20:.0f} MiB; the limit is "
+                            f"{MAX_NOTEBOOK_BYTES / 2**20:.0f} MiB)")
+    if not data.strip():
+        raise NotebookError("notebook file is empty")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise NotebookError(f"notebook is not UTF-8 text ({err.reason} at byte {err.start})") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as err:
+        truncated = err.pos >= len(text.rstrip()) - 1
+        hint = " (truncated?)" if truncated else f" (line {err.lineno}, column {err.colno})"
+        raise NotebookError(f"notebook is not valid JSON{hint}") from None
+    if not isinstance(raw, dict):
+        raise NotebookError("notebook JSON is not an object (is this an .ipynb file?)")
+    notes: list[str] = []
+    major = raw.get("nbformat")
+    minor = raw.get("nbformat_minor")
+    version = f"{major}.{minor}"
+    metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+    if isinstance(raw.get("cells"), list):
+        raw_cells = raw["cells"]
+        if major not in (4, None):
+            notes.append(f"nbformat {version} read as version 4")
+    elif isinstance(raw.get("worksheets"), list):  # nbformat 3
+        raw_cells = [c for ws in raw["worksheets"] if isinstance(ws, dict)
+                     for c in (ws.get("cells") or []) if isinstance(c, dict)]
+        notes.append(f"nbformat {version} (old format) converted")
+    else:
+        raise NotebookError("notebook JSON has no cells (is this an .ipynb file?)")
+    cells: list[Cell] = []
+    for i, rc in enumerate(raw_cells):
+        if not isinstance(rc, dict):
+            notes.append(f"cell {i} is not an object; ignored")
+            continue
+        cell_type = rc.get("cell_type") if isinstance(rc.get("cell_type"), str) else "raw"
+        if cell_type == "heading":
+            cell_type = "markdown"
+        source = _source_text(rc.get("source", rc.get("input", "")))
+        meta = rc.get("metadata") if isinstance(rc.get("metadata"), dict) else {}
+        nbg = meta.get("nbgrader") if isinstance(meta.get("nbgrader"), dict) else {}
+        cell_id = rc.get("id") if isinstance(rc.get("id"), str) else ""
+        cells.append(Cell(len(cells), cell_type, source, dict(nbg), cell_id))
+    if not any(c.cell_type == "code" for c in cells):
+        notes.append("notebook has no code cells")
+    return ParsedNotebook(cells, metadata, version, notes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Source analysis
+
+_MAGIC = re.compile(r"^(\s*)([%!].*)$")
+
+
+def strip_magics(source: str) -> str:
+    """Replace IPython magics and shell escapes (% / ! lines, %% cell magics) with `pass` lines."""
+    lines = source.splitlines()
+    if lines and lines[0].lstrip().startswith("%%"):
+        return "\n".join("pass" if i == 0 else "# " + line for i, line in enumerate(lines))
+    return "\n".join(_MAGIC.sub(lambda m: m.group(1) + "pass", line) for line in lines)
+
+
+def _parse(source: str) -> ast.Module | None:
+    try:
+        return ast.parse(strip_magics(source))
+    except (SyntaxError, ValueError):
+        return None
+
+
+_SAFE_CALL_ROOTS = ("torch.", "np.", "numpy.", "math.", "cl.env.", "course_lib.env.", "pathlib.")
+_SAFE_CALLS = {"dict", "list", "tuple", "set", "frozenset", "range", "int", "float", "str", "bool", "len",
+               "sorted", "zip", "enumerate", "min", "max", "sum", "abs", "round", "Path", "namedtuple",
+               "dataclass", "field", "TypeVar", "object", "slice", "reversed", "map", "isinstance"}
+
+
+def _dotted(node: ast.AST) -> str:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return ""
+
+
+def _simple_expression(node: ast.AST) -> bool:
+    for sub in ast.walk(node):
+        if isinstance(sub, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            continue
+        if isinstance(sub, (ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)):
+            return False
+        if isinstance(sub, ast.Call):
+            name = _dotted(sub.func)
+            if not name or not (name in _SAFE_CALLS or name.startswith(_SAFE_CALL_ROOTS)):
+                return False
+    return True
+
+
+def _definition_statement(stmt: ast.stmt) -> bool:
+    if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                         ast.Pass)):
+        return True
+    if isinstance(stmt, ast.Expr):
+        return isinstance(stmt.value, ast.Constant)  # a docstring or a bare literal
+    if isinstance(stmt, ast.Assign):
+        return _simple_expression(stmt.value)
+    if isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
+        return stmt.value is None or _simple_expression(stmt.value)
+    if isinstance(stmt, ast.Try):
+        blocks = [stmt.body, stmt.orelse, stmt.finalbody] + [h.body for h in stmt.handlers]
+        return all(_definition_statement(s) for block in blocks for s in block)
+    if isinstance(stmt, ast.If):
+        return _simple_expression(stmt.test) and all(_definition_statement(s) for s in stmt.body + stmt.orelse)
+    return False
+
+
+def is_definitions_only(source: str) -> bool:
+    """True when the cell's top level only imports, defines functions/classes and assigns simple values."""
+    tree = _parse(source)
+    if tree is None or not tree.body:
+        return False
+    return all(_definition_statement(s) for s in tree.body)
+
+
+def defined_names(source: str) -> set[str]:
+    """Top-level function and class names a cell defines (empty when it does not parse)."""
+    tree = _parse(source)
+    if tree is None:
+        # fall back to a regex so a solution cell with a syntax error is still recognised
+        return set(re.findall(r"^(?:def|class)\s+([A-Za-z_]\w*)", source, flags=re.M))
+    return {s.name for s in tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+
+
+def _normalise(source: str) -> str:
+    return "\n".join(line.rstrip() for line in source.strip().splitlines() if line.strip())
+
+
+# ---------------------------------------------------------------------------------------------
+# Release notebooks and identification
+
+@dataclass
+class ReleaseInfo:
+    """What the grader needs from a release notebook: solution names, test and setup cell texts."""
+
+    stem: str
+    solution_names: set[str] = field(default_factory=set)
+    test_sources: list[str] = field(default_factory=list)
+    setup_sources: list[str] = field(default_factory=list)
+    all_text: str = ""
+
+
+def load_release(release_dir: Path | None, stems: Iterable[str]) -> dict[str, ReleaseInfo]:
+    """Read `<release_dir>/<stem>.ipynb` for each known stem (missing or unreadable ones are skipped)."""
+    infos: dict[str, ReleaseInfo] = {}
+    for stem in stems:
+        info = ReleaseInfo(stem)
+        path = release_dir / f"{stem}.ipynb" if release_dir is not None else None
+        if path is not None and path.is_file():
+            try:
+                nb = parse_notebook(path.read_bytes())
+            except (OSError, NotebookError):
+                nb = None
+            if nb is not None:
+                for cell in nb.code_cells:
+                    if cell.is_meta_solution:
+                        info.solution_names |= defined_names(cell.source)
+                    elif cell.is_meta_test:
+                        info.test_sources.append(_normalise(cell.source))
+                    elif cell.nbgrader.get("locked"):
+                        info.setup_sources.append(_normalise(cell.source))
+                info.all_text = "\n".join(c.source for c in nb.cells)
+        infos[stem] = info
+    return infos
+
+
+def _canon(text: str) -> str:
+    return re.sub(r"[\s\-]+", "_", text.lower())
+
+
+def identify_stem(nb: ParsedNotebook | None, filename: str, known: dict[str, set[str]],
+                  releases: dict[str, ReleaseInfo] | None = None) -> tuple[str | None, str]:
+    """Return (stem or None, how it was found). `known` maps each stem to its graded function names."""
+    releases = releases or {}
+    if nb is not None:
+        course = nb.metadata.get("course")
+        stem = course.get("stem") if isinstance(course, dict) else None
+        if isinstance(stem, str) and stem in known:
+            return stem, "notebook metadata course.stem"
+    name = _canon(PurePosixPath(filename).name)
+    hits = [s for s in known if _canon(s) in name]
+    if len(hits) >= 1:
+        return max(hits, key=len), "file name"
+    numbers = set(re.findall(r"(?<!\d)(\d{2})(?!\d)", name))
+    by_number = [s for s in known if s[:2] in numbers]
+    if len(by_number) == 1:
+        return by_number[0], "number in the file name"
+    if nb is not None:
+        defined: set[str] = set()
+        for cell in nb.code_cells:
+            defined |= defined_names(cell.source)
+        text = "\n".join(c.source for c in nb.cells)
+        best, best_score = None, 0.0
+        for stem, names in known.items():
+            names = set(names) | (releases[stem].solution_names if stem in releases else set())
+            score = len(names & defined) / len(names) if names else 0.0
+            if stem in releases and releases[stem].all_text:
+                ratio = difflib.SequenceMatcher(None, text[:20000], releases[stem].all_text[:20000],
+                                                autojunk=False).quick_ratio()
+                score = max(score, ratio * 0.9)
+            if score > best_score:
+                best, best_score = stem, score
+        if best is not None and best_score >= 0.5:
+            return best, f"content similarity ({best_score:.2f})"
+    return None, "no course.stem metadata, no known stem in the file name, no similar release notebook"
+
+
+_NOISE = re.compile(r"(copy[ _]of|\(\d+\)|_?\d+$|final|submission|untitled)", re.I)
+
+
+def identify_student(relpath: str, stem: str | None, root_is_container: bool = True) -> tuple[str, str]:
+    """Return (student, rule) from a path relative to the submitted folder or zip root."""
+    parts = PurePosixPath(relpath.replace("\\", "/")).parts
+    lowered = [p.lower() for p in parts]
+    if "submitted" in lowered[:-1]:
+        i = lowered.index("submitted")
+        if i + 1 < len(parts) - 1:
+            return parts[i + 1], "nbgrader submitted/<student>/ layout"
+    if len(parts) >= 2:
+        folder = parts[-2]
+        if stem is not None and _canon(folder) == _canon(stem) and len(parts) >= 3:
+            folder = parts[-3]
+        if folder not in ("", ".", "..") and _canon(folder) not in ("submissions", "submitted", "notebooks"):
+            return folder, "folder holding the notebook"
+    base = PurePosixPath(parts[-1]).stem if parts else relpath
+    if stem is not None:
+        canon_base = _canon(base)
+        canon_stem = _canon(stem)
+        if canon_stem in canon_base:
+            rest = canon_base.replace(canon_stem, " ")
+            rest = _NOISE.sub(" ", rest)
+            rest = re.sub(r"[\s_.]+", "_", rest).strip("_")
+            if rest:
+                return rest, "file name <stem>_<student>"
+    return base, "file name"
+
+
+# ---------------------------------------------------------------------------------------------
+# Cell selection
+
+@dataclass
+class CellPlan:
+    """A code cell (or cells joined after a split) and whether the grader runs it."""
+
+    indices: tuple[int, ...]
+    source: str
+    kind: str          # setup, solution, definitions, test, other
+    run: bool
+    reason: str
+
+    def label(self) -> str:
+        return "+".join(str(i) for i in self.indices)
+
+    def to_dict(self) -> dict:
+        return {"cells": list(self.indices), "kind": self.kind, "run": self.run, "reason": self.reason}
+
+
+def _looks_like_test(cell: Cell, release: ReleaseInfo | None) -> str:
+    if cell.is_meta_test:
+        return f"nbgrader test cell {cell.grade_id or ''}".strip()
+    if "run_cell(" in cell.source:
+        return "contains the hidden-test call run_cell("
+    if "checks.passed(" in cell.source and not defined_names(cell.source):
+        return "visible check cell (checks.passed)"
+    if release is not None and release.test_sources:
+        norm = _normalise(cell.source)
+        for test_source in release.test_sources:
+            if norm == test_source or (norm and difflib.SequenceMatcher(None, norm, test_source,
+                                                                        autojunk=False).ratio() >= 0.85):
+                return "matches a test cell of the release notebook"
+    return ""
+
+
+def plan_cells(nb: ParsedNotebook, mode: str = "definitions", graded_names: Sequence[str] = (),
+               release: ReleaseInfo | None = None) -> list[CellPlan]:
+    """Decide, per code cell, whether it runs: see the module docstring and docs for the rules."""
+    if mode not in ("definitions", "all"):
+        raise ValueError(f"cell selection must be 'definitions' or 'all', got {mode!r}")
+    wanted = set(graded_names) | (release.solution_names if release else set())
+    code = nb.code_cells
+    plans: list[CellPlan] = []
+    i = 0
+    while i < len(code):
+        cell = code[i]
+        indices = (cell.index,)
+        source = cell.source
+        # a cell split in two by the student: join with the next cells when only the join parses
+        if _parse(source) is None and not _looks_like_test(cell, release):
+            joined = source
+            for j in range(i + 1, min(i + 3, len(code))):
+                if _looks_like_test(code[j], release):
+                    break
+                joined = joined.rstrip("\n") + "\n" + code[j].source
+                if _parse(joined) is not None:
+                    indices = tuple(c.index for c in code[i:j + 1])
+                    source = joined
+                    i = j
+                    break
+        i += 1
+        test_reason = _looks_like_test(cell, release)
+        if test_reason:
+            plans.append(CellPlan(indices, source, "test", False, f"test cell ({test_reason}): never run"))
+            continue
+        joined_note = f" (cells {'+'.join(map(str, indices))} joined: split cell)" if len(indices) > 1 else ""
+        if cell.is_meta_solution:
+            plans.append(CellPlan(indices, source, "solution", True, "nbgrader solution cell" + joined_note))
+            continue
+        names = defined_names(source)
+        if names & wanted:
+            plans.append(CellPlan(indices, source, "solution", True,
+                                  f"defines graded {', '.join(sorted(names & wanted))}" + joined_note))
+            continue
+        norm = _normalise(source)
+        if (cell.nbgrader.get("locked") and not cell.nbgrader.get("grade")) or "setup_notebook(" in source or \
+                (release is not None and norm and norm in release.setup_sources):
+            plans.append(CellPlan(indices, source, "setup", True, "setup cell" + joined_note))
+            continue
+        if not source.strip():
+            plans.append(CellPlan(indices, source, "other", False, "empty cell"))
+            continue
+        if is_definitions_only(source):
+            plans.append(CellPlan(indices, source, "definitions", True, "only definitions" + joined_note))
+            continue
+        if mode == "all":
+            plans.append(CellPlan(indices, source, "other", True, "--cells all" + joined_note))
+        else:
+            why = "does not parse" if _parse(source) is None else "has top-level calls (demo/training/plots)"
+            plans.append(CellPlan(indices, source, "other", False, f"skipped: {why}"))
+    return plans

@@ -1,0 +1,204 @@
+"""The runner: a fresh Python process that holds one student's notebook state.
+
+Started by the judge as ``python -m autograder.grader.runner READ_FD WRITE_FD``. It reads pickled
+requests from READ_FD (cells to execute, `has`, `call`, `probe`, `quit`) and writes replies to
+WRITE_FD as a JSON header plus, for results, `framework.sanitize_bytes` payloads. Student output
+(print, tracebacks) goes to the process's stdout/stderr, never to the reply pipe.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import pickle
+import signal
+import sys
+import traceback
+from typing import Any
+
+from autograder.grader.protocol import pack_reply, read_frame, write_frame
+
+__all__ = ["main"]
+
+
+class CellTimeout(BaseException):
+    """Raised by the alarm when a cell runs past its time limit (BaseException: `except Exception` misses it)."""
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise CellTimeout("cell timed out")
+
+
+class Executor:
+    """Runs cell sources with IPython's InteractiveShell when available, else plain exec."""
+
+    def __init__(self, use_ipython: bool) -> None:
+        self.shell = None
+        if use_ipython:
+            try:
+                from IPython.core.interactiveshell import InteractiveShell
+                self.shell = InteractiveShell.instance()
+                self.shell.colors = "nocolor" if hasattr(self.shell, "colors") else None
+            except Exception:  # IPython missing or broken: fall back to exec
+                self.shell = None
+        if self.shell is not None:
+            self.namespace = self.shell.user_ns
+        else:
+            self.namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+
+    def run(self, source: str, timeout: float) -> str | None:
+        """Execute one cell; return None on success or a one-line error description."""
+        from autograder.framework import describe_exception
+        from autograder.grader.notebook import strip_magics
+
+        signal.signal(signal.SIGALRM, _on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, max(timeout, 0.01))
+        error: BaseException | None = None
+        try:
+            if self.shell is not None:
+                result = self.shell.run_cell(source, store_history=False, silent=False)
+                error = result.error_before_exec or result.error_in_exec
+            else:
+                code = compile(strip_magics(source), "<cell>", "exec")
+                exec(code, self.namespace)
+        except CellTimeout as err:
+            error = err
+        except BaseException as err:  # noqa: BLE001 - allow_errors semantics: record and go on
+            error = err
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        self._close_figures()
+        if error is None:
+            return None
+        if isinstance(error, CellTimeout):
+            return f"cell timed out after {timeout:g} s"
+        return describe_exception(error)
+
+    @staticmethod
+    def _close_figures() -> None:
+        plt = sys.modules.get("matplotlib.pyplot")
+        if plt is not None:
+            try:
+                plt.close("all")
+            except Exception:
+                pass
+
+
+def _load_probe(module_name: str, path: str, qualname: str) -> Any:
+    module = sys.modules.get(module_name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load probe module {module_name}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    target: Any = module
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def _result_reply(value: Any, what: str) -> bytes:
+    from autograder.framework import sanitize_bytes
+
+    try:
+        payload = sanitize_bytes(value)
+    except Exception as err:  # noqa: BLE001
+        return pack_reply({"kind": "student_error", "message": f"{what} returned an unusable value: {err}"})
+    return pack_reply({"kind": "ok"}, payload)
+
+
+def _error_reply(err: BaseException) -> bytes:
+    from autograder import framework as fw
+
+    kinds = {fw.TestFailure: "test_failure", fw.NotAttempted: "not_attempted",
+             fw.StudentError: "student_error", fw.Missing: "missing"}
+    for cls, kind in kinds.items():
+        if isinstance(err, cls):
+            return pack_reply({"kind": kind, "message": str(err)[:2000]})
+    return pack_reply({"kind": "student_error", "message": f"the student's code raised "
+                                                           f"{fw.describe_exception(err)}"})
+
+
+def serve(read_fd: int, write_fd: int) -> None:
+    """Answer requests until `quit` or the pipe closes."""
+    from autograder import framework as fw
+
+    init = pickle.loads(read_frame(read_fd))
+    executor = Executor(bool(init.get("use_ipython", True)))
+    device = "cpu"
+    try:
+        import torch
+        if torch.cuda.is_available():
+            device = f"cuda ({torch.cuda.get_device_name(0)})"
+        elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            device = "mps"
+    except Exception:  # noqa: BLE001
+        pass
+    write_frame(write_fd, pack_reply({"kind": "hello", "device": device, "pid": os.getpid(),
+                                      "ipython": executor.shell is not None,
+                                      "python": sys.version.split()[0]}))
+    while True:
+        request = pickle.loads(read_frame(read_fd))
+        op = request.get("op")
+        if op == "quit":
+            return
+        if op == "cell":
+            error = executor.run(request["source"], float(request.get("timeout", 60)))
+            write_frame(write_fd, pack_reply({"kind": "cell", "error": error}))
+        elif op == "has":
+            value = executor.namespace.get(request["name"])
+            write_frame(write_fd, pack_reply({"kind": "has", "value": bool(callable(value))}))
+        elif op == "call":
+            name = request["name"]
+            try:
+                value = fw.call_in_namespace(executor.namespace, name, tuple(request["args"]),
+                                             dict(request["kwargs"]))
+            except BaseException as err:  # noqa: BLE001
+                write_frame(write_fd, _error_reply(err))
+                continue
+            write_frame(write_fd, _result_reply(value, f"`{name}`"))
+        elif op == "probe":
+            try:
+                fn = _load_probe(request["module"], request["path"], request["qualname"])
+                value = fn(executor.namespace, *request["args"], **request["kwargs"])
+            except NotImplementedError as err:
+                write_frame(write_fd, pack_reply({"kind": "not_attempted", "message":
+                                                  "the graded code still raises NotImplementedError "
+                                                  "(not attempted)"}))
+                continue
+            except BaseException as err:  # noqa: BLE001
+                write_frame(write_fd, _error_reply(err))
+                continue
+            write_frame(write_fd, _result_reply(value, "the student's code"))
+        else:
+            write_frame(write_fd, pack_reply({"kind": "protocol_error", "message": f"unknown op {op!r}"}))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) != 2:
+        print("usage: python -m autograder.grader.runner READ_FD WRITE_FD (started by the grader)", file=sys.stderr)
+        return 2
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+    except Exception:  # noqa: BLE001
+        pass
+    read_fd, write_fd = int(argv[0]), int(argv[1])
+    for fd in (read_fd, write_fd):
+        os.set_inheritable(fd, False)  # shell escapes and subprocesses of student code do not get the pipes
+    try:
+        serve(read_fd, write_fd)
+    except EOFError:
+        return 0
+    except Exception:  # noqa: BLE001
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.stdout.flush()
+    os._exit(main())
