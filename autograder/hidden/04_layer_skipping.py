@@ -215,6 +215,33 @@ def target_loss_gradient(student):
     expect_close(grad, leaf.grad, "gradient with respect to the gates", atol=1e-8, rtol=1e-5)
 
 
+# --------------------------------------------------------------------------------- PolicyNet
+
+@SUITE.test(grade_id="test_PolicyNet", points=1, uses=("PolicyNet",))
+def policy_one_probability_per_block(student):
+    """PolicyNet gives one keep-probability in (0, 1) per block for every image"""
+    g = _gen(455)
+    inputs = [torch.randn(6, 1, 28, 28, generator=g), torch.randn(3, 1, 28, 28, generator=g)]
+    got = student.probe(_probes().policy_run, 1, 9, 0, inputs)
+    for mode in ("train", "eval"):
+        for out, x in zip(got[mode], inputs):
+            out = as_tensor(out, f"{mode}-mode keep-probabilities")
+            expect_shape(out, (x.shape[0], 9), f"{mode}-mode keep-probabilities")
+            expect(bool(((out > 0) & (out < 1)).all()), "keep-probabilities must lie strictly between 0 and 1")
+
+
+@SUITE.test(grade_id="test_PolicyNet", points=1, uses=("PolicyNet",))
+def policy_any_image_size_batch_one(student):
+    """PolicyNet works on colour images of another size and on batch 1 in eval mode, deterministically"""
+    g = _gen(456)
+    inputs = [torch.rand(4, 3, 32, 32, generator=g), torch.rand(1, 3, 32, 32, generator=g)]
+    got = student.probe(_probes().policy_run, 3, 5, 1, inputs)
+    for out, again, x in zip(got["eval"], got["eval_again"], inputs):
+        expect_shape(out, (x.shape[0], 5), "eval-mode keep-probabilities")
+        expect_equal(as_tensor(again, "keep-probabilities"), as_tensor(out, "keep-probabilities"),
+                     "two eval-mode passes on the same images")
+
+
 # --------------------------------------------------------------------------------- blockdrop_reward
 
 @SUITE.test(grade_id="test_blockdrop_reward", points=1, uses=("blockdrop_reward",))

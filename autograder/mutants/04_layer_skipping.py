@@ -160,6 +160,35 @@ def target_scalar_only(gates, target, lam):
     return ref.target_rate_loss(gates, t, lam)
 
 
+# ---------------------------------------------------------------- PolicyNet
+
+class PolicyNoSigmoid(ref.PolicyNet):
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+class PolicyPerStage(ref.PolicyNet):
+    def __init__(self, in_channels, num_blocks, width=8):
+        super().__init__(in_channels, 3, width)
+
+
+class PolicyFixedSize(nn.Module):
+    """Flattens a fixed 14x14 map: breaks on images of another size."""
+
+    def __init__(self, in_channels, num_blocks, width=8):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, width, 3, padding=1)
+        self.fc = nn.Linear(width * 14 * 14, num_blocks)
+
+    def forward(self, x):
+        return torch.sigmoid(self.fc(F.relu(self.conv(F.avg_pool2d(x, 2))).flatten(1)))
+
+
+class PolicyDropoutInEval(ref.PolicyNet):
+    def forward(self, x):
+        return torch.sigmoid(F.dropout(self.head(self.features(x)), 0.5, training=True))
+
+
 # ---------------------------------------------------------------- blockdrop_reward
 
 def reward_linear(policy, correct, gamma):
@@ -264,6 +293,14 @@ MUTANTS = [
            overrides={"target_rate_loss": target_detached}),
     Mutant("per-layer targets collapsed to their mean", targets=("target_loss_per_layer_targets",),
            overrides={"target_rate_loss": target_scalar_only}),
+    Mutant("policy outputs logits, not probabilities", targets=("policy_one_probability_per_block",),
+           overrides={"PolicyNet": PolicyNoSigmoid}),
+    Mutant("one probability per stage instead of per block", targets=("policy_one_probability_per_block",),
+           overrides={"PolicyNet": PolicyPerStage}),
+    Mutant("policy tied to one image size", targets=("policy_any_image_size_batch_one",),
+           overrides={"PolicyNet": PolicyFixedSize}),
+    Mutant("random policy in eval mode", targets=("policy_any_image_size_batch_one",),
+           overrides={"PolicyNet": PolicyDropoutInEval}),
     Mutant("reward linear in the blocks used", targets=("reward_correct_samples",),
            overrides={"blockdrop_reward": reward_linear}),
     Mutant("reward normalised by the batch size", targets=("reward_correct_samples",),

@@ -108,3 +108,22 @@ def reinforce_gradients(namespace: dict, probs: torch.Tensor, sampled: torch.Ten
     grads = [leaf.grad.detach() if leaf.grad is not None else torch.zeros_like(leaf) for leaf in leaves]
     return {"loss": loss.detach() if isinstance(loss, torch.Tensor) else loss, "grad_probs": grads[0],
             "grad_reward_sampled": grads[1], "grad_reward_greedy": grads[2]}
+
+
+def policy_run(namespace: dict, in_channels: int, num_blocks: int, seed: int, inputs: list) -> dict:
+    """Build the student's PolicyNet (seeded) and return its outputs on each input, train and eval mode."""
+    torch.manual_seed(seed)
+    policy = namespace["PolicyNet"](in_channels, num_blocks)
+    if not isinstance(policy, nn.Module):
+        raise TypeError("PolicyNet(...) must build an nn.Module")
+    results: dict = {"train": [], "eval": [], "eval_again": []}
+    with torch.no_grad():
+        policy.train()
+        for x in inputs:
+            if x.shape[0] > 1:
+                results["train"].append(policy(x.clone()).detach())
+        policy.eval()
+        for x in inputs:
+            results["eval"].append(policy(x.clone()).detach())
+            results["eval_again"].append(policy(x.clone()).detach())
+    return results

@@ -16,6 +16,7 @@ __all__ = [
     "Gate",
     "GatedBlock",
     "target_rate_loss",
+    "PolicyNet",
     "blockdrop_reward",
     "reinforce_loss",
     "expected_gated_macs",
@@ -114,6 +115,26 @@ def target_rate_loss(gates: torch.Tensor, target: float | torch.Tensor, lam: flo
         raise ValueError("target execution rates must lie in [0, 1].")
     rates = gates.mean(dim=0)
     return lam * ((t - rates) ** 2).mean()
+
+
+class PolicyNet(nn.Module):
+    """BlockDrop policy: a small CNN on the half-resolution image -> (N, num_blocks) keep-probabilities."""
+
+    def __init__(self, in_channels: int, num_blocks: int, width: int = 8) -> None:
+        super().__init__()
+        self.in_channels, self.num_blocks = in_channels, num_blocks
+        self.features = nn.Sequential(
+            nn.AvgPool2d(2), nn.Conv2d(in_channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
+            nn.ReLU(), nn.AdaptiveAvgPool2d(4), nn.Flatten())
+        self.head = nn.Linear(16 * width, num_blocks)
+        with torch.no_grad():
+            self.head.weight.mul_(0.1)
+            self.head.bias.fill_(2.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"PolicyNet expects x of shape (N, {self.in_channels}, H, W), got {tuple(x.shape)}.")
+        return torch.sigmoid(self.head(self.features(x)))
 
 
 def blockdrop_reward(policy: torch.Tensor, correct: torch.Tensor, gamma: float) -> torch.Tensor:
