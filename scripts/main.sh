@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The main job on the embedded default: set up, build the student release from solutions/, run every
+# solution notebook at the small size, write and grade the sample submissions, print the gradebook.
+set -euo pipefail
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/setup.sh"
+OUT="${OUT:-runs}"
+echo "== 1/5 build the student release (notebooks/ from solutions/)"
+python -m autograder release
+echo "== 2/5 execute every solution notebook at COURSE_SIZE=$COURSE_SIZE"
+python -m autograder execute --out "$OUT/executed"
+echo "== 3/5 write the sample submissions"
+python -m autograder samples "$OUT/samples"
+echo "== 4/5 grade them with the course's grader"
+python -m autograder grade "$OUT/samples" --out "$OUT/grades" --workers "${WORKERS:-2}" --force
+echo "== 5/5 gradebook"
+python -m autograder report "$OUT/grades"
