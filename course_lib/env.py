@@ -18,11 +18,13 @@ __all__ = [
     "pick",
     "setup_notebook",
     "VersionMismatchError",
+    "current_stem",
 ]
 
 SIZE_ENV_VAR = "COURSE_SIZE"
 _SIZES = ("small", "full")
 _printed_device = False
+_current_stem: str | None = None
 T = TypeVar("T")
 
 
@@ -83,10 +85,17 @@ class NotebookInfo:
     versions: dict
 
 
+def current_stem() -> str | None:
+    """The notebook stem given to the last `setup_notebook` call in this process (None before any)."""
+    return _current_stem
+
+
 def setup_notebook(stem: str, expected_version: str | None = None) -> NotebookInfo:
     """Check the library version, then print device, run size and versions (the setup cell's work)."""
     import course_lib
 
+    global _current_stem
+    _current_stem = stem
     if expected_version is not None and course_lib.__version__ != expected_version:
         raise VersionMismatchError(
             f"This notebook was written for course_lib {expected_version}, but {course_lib.__version__} "
