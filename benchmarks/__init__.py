@@ -1,0 +1,1 @@
+"""Benchmarks of the course kit; `python -m benchmarks` writes the combined report."""
