@@ -81,11 +81,11 @@ def _zip_submissions(path: Path, shown: str) -> list[Submission]:
         if info.is_dir() or not name.lower().endswith(".ipynb"):
             continue
         parts = PurePosixPath(name.replace("\\", "/")).parts
-        if any(p.startswith(".") or p == "__MACOSX" for p in parts):
-            continue
+        why = _unsafe_member(name)
+        if not why and any(p.startswith(".") or p == "__MACOSX" for p in parts):
+            continue  # hidden files and macOS resource forks
         source = f"{shown}!{name}"
         mode = info.external_attr >> 16
-        why = _unsafe_member(name)
         if not why and stat.S_ISLNK(mode):
             why = "symbolic link"
         count += 1
