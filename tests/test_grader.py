@@ -117,7 +117,8 @@ def build_batch(base: Path) -> tuple[Path, Path]:
     return hidden, subs
 
 
-ARGS = ["--workers", "2", "--test-timeout", "8", "--cell-timeout", "4", "--quiet"]
+# generous limits: on a loaded machine importing course_lib in a cell can take seconds
+ARGS = ["--workers", "2", "--test-timeout", "8", "--cell-timeout", "12", "--quiet"]
 
 
 @pytest.fixture(scope="module")
@@ -260,6 +261,12 @@ def test_split_cell_is_joined() -> None:
     plans = nbmod.plan_cells(nbmod.parse_notebook(json.dumps(nb).encode()), "definitions", ["add", "scale"])
     joined = [p for p in plans if len(p.indices) == 2]
     assert joined and joined[0].run and "def scale" in joined[0].source and "return x * k" in joined[0].source
+    # split right after the signature: the first half does not parse either
+    cells[i]["source"] = "def scale(x, k):"
+    cells[i + 1]["source"] = "    return x * k"
+    plans = nbmod.plan_cells(nbmod.parse_notebook(json.dumps(nb).encode()), "definitions", ["add", "scale"])
+    joined = [p for p in plans if len(p.indices) == 2]
+    assert joined and joined[0].run and joined[0].kind == "solution"
 
 
 @pytest.mark.parametrize("relpath,stem,student", [

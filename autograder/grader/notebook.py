@@ -414,6 +414,14 @@ def plan_cells(nb: ParsedNotebook, mode: str = "definitions", graded_names: Sequ
                     break
         i += 1
         test_reason = _looks_like_test(cell, release)
+        if not test_reason and len(indices) == 1 and _parse(source) is None and plans and plans[-1].kind != "test" \
+                and code.index(cell) > 0 and plans[-1].indices[-1] == code[code.index(cell) - 1].index:
+            # the second half of a split cell: join it to the cell before when only the join parses
+            joined = plans[-1].source.rstrip("\n") + "\n" + source
+            if _parse(joined) is not None:
+                indices = plans[-1].indices + indices
+                source = joined
+                plans.pop()
         if test_reason:
             plans.append(CellPlan(indices, source, "test", False, f"test cell ({test_reason}): never run"))
             continue
