@@ -1,0 +1,72 @@
+"""Stock nbgrader 0.9.x runs the whole instructor path on a course built from this repository."""
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder.nbgrader_course import build_course, nbgrader_env
+from autograder.release import ROOT, is_answer_cell, nbgrader_meta, read_notebook, release_text, solution_stems
+
+STEM = "00_orientation"
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(STEM not in solution_stems(ROOT), reason=f"solutions/{STEM}.ipynb not written yet")]
+
+
+def nbgrader(course: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run the venv's nbgrader from the course folder with the venv's bin on PATH (alembic)."""
+    exe = Path(sys.executable).parent / "nbgrader"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "nbgrader"]
+    proc = subprocess.run([*cmd, *args], cwd=course, env=nbgrader_env(), capture_output=True, text=True,
+                          timeout=timeout)
+    assert proc.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def submit(course: Path, student: str, notebook: Path) -> None:
+    folder = course / "submitted" / student / STEM
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(notebook, folder / f"{STEM}.ipynb")
+
+
+def test_stock_nbgrader_generate_autograde_feedback_export(tmp_path: Path) -> None:
+    course = build_course(tmp_path / "course", [STEM])
+    assert (course / "nbgrader_config.py").exists() and (course / "source" / STEM / f"{STEM}.ipynb").exists()
+
+    nbgrader(course, "generate_assignment", STEM, "--force")
+    released = course / "release" / STEM / f"{STEM}.ipynb"
+    # our generator writes exactly what nbgrader writes
+    assert released.read_text(encoding="utf-8").rstrip("\n") == release_text(STEM).rstrip("\n")
+
+    source = read_notebook(ROOT / "solutions" / f"{STEM}.ipynb")
+    manual = sum(float(nbgrader_meta(c)["points"]) for c in source.cells if is_answer_cell(c))
+    submit(course, "solution", ROOT / "solutions" / f"{STEM}.ipynb")
+    submit(course, "untouched", released)
+    # a deleted test cell is restored from the gradebook (OverwriteCells.add_missing_cells = True)
+    nb = read_notebook(ROOT / "solutions" / f"{STEM}.ipynb")
+    first_test = next(i for i, c in enumerate(nb.cells) if nbgrader_meta(c).get("grade") and c.cell_type == "code")
+    del nb.cells[first_test]
+    import nbformat
+    deleted = tmp_path / "deleted.ipynb"
+    nbformat.write(nb, str(deleted))
+    submit(course, "deleted_test_cell", deleted)
+
+    proc = nbgrader(course, "autograde", STEM, "--force")
+    assert "Missing grade cell" in proc.stdout + proc.stderr
+    nbgrader(course, "generate_feedback", STEM, "--force")
+    for student in ("solution", "untouched", "deleted_test_cell"):
+        assert (course / "feedback" / student / STEM / f"{STEM}.html").exists(), student
+    nbgrader(course, "export")
+
+    with open(course / "grades.csv", newline="") as f:
+        rows = {r["student_id"]: r for r in csv.DictReader(f)}
+    assert set(rows) == {"solution", "untouched", "deleted_test_cell"}
+    max_score = float(rows["solution"]["max_score"])
+    assert manual > 0 and max_score > manual
+    assert float(rows["solution"]["raw_score"]) == pytest.approx(max_score - manual)  # all but manual answers
+    assert float(rows["deleted_test_cell"]["raw_score"]) == pytest.approx(max_score - manual)
+    assert float(rows["untouched"]["raw_score"]) == 0.0
