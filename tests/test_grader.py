@@ -245,6 +245,7 @@ def test_parse_tolerates_formats() -> None:
 def test_definitions_rule() -> None:
     assert nbmod.is_definitions_only("import torch\nX = 3\nY = torch.tensor([1.0])\ndef f():\n    return 1")
     assert nbmod.is_definitions_only("%matplotlib inline\nimport numpy as np")
+    assert nbmod.is_definitions_only("import course_lib as cl\ncl.env.set_seed(0)\ndevice = cl.env.get_device()")
     assert not nbmod.is_definitions_only("model = train(net)")
     assert not nbmod.is_definitions_only("print(1)")
     assert not nbmod.is_definitions_only("def f(:\n  pass")

@@ -207,8 +207,9 @@ def _definition_statement(stmt: ast.stmt) -> bool:
     if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
                          ast.Pass)):
         return True
-    if isinstance(stmt, ast.Expr):
-        return isinstance(stmt.value, ast.Constant)  # a docstring or a bare literal
+    if isinstance(stmt, ast.Expr):  # a docstring, or a cheap setup call such as cl.env.set_seed(0)
+        return isinstance(stmt.value, ast.Constant) or (isinstance(stmt.value, ast.Call)
+                                                        and _simple_expression(stmt.value))
     if isinstance(stmt, ast.Assign):
         return _simple_expression(stmt.value)
     if isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
@@ -441,6 +442,12 @@ def plan_cells(nb: ParsedNotebook, mode: str = "definitions", graded_names: Sequ
             continue
         if not source.strip():
             plans.append(CellPlan(indices, source, "other", False, "empty cell"))
+            continue
+        before_exercises = not any(p.kind == "solution" for p in plans)
+        tree = _parse(source)
+        if before_exercises and tree is not None and any(isinstance(st, (ast.Import, ast.ImportFrom))
+                                                         for st in tree.body):
+            plans.append(CellPlan(indices, source, "setup", True, "imports before the first exercise" + joined_note))
             continue
         if is_definitions_only(source):
             plans.append(CellPlan(indices, source, "definitions", True, "only definitions" + joined_note))
