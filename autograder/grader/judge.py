@@ -196,6 +196,7 @@ class Session:
         self.notes: list[str] = []
         self.device = ""
         self.failure = ""                     # why no runner could be started
+        self.runner_info: dict = {}
 
     # -- lifecycle
     def start(self) -> bool:
@@ -219,6 +220,7 @@ class Session:
                 self.runner = None
                 return False
             self.device = str(header.get("device", ""))[:200]
+            self.runner_info = {"ipython": header.get("ipython") is True, "python": str(header.get("python", ""))[:20]}
             restart_needed = self._run_cells()
             if not restart_needed:
                 return True
@@ -448,6 +450,7 @@ def grade_notebook_bytes(data: bytes | None, relpath: str, source: str, ctx: Not
         record["cells"] = session.cells_summary()
         record["reasons"] += session.notes
         record["restarts"] = session.restarts
+        record["runner"] = session.runner_info
     finally:
         session.close()
     return _finish(record, suite.max_points, t0)

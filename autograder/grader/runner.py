@@ -37,9 +37,12 @@ class Executor:
             try:
                 from IPython.core.interactiveshell import InteractiveShell
                 self.shell = InteractiveShell.instance()
-                self.shell.colors = "nocolor" if hasattr(self.shell, "colors") else None
             except Exception:  # IPython missing or broken: fall back to exec
                 self.shell = None
+            try:
+                self.shell.colors = "nocolor"  # plain tracebacks in the runner log
+            except Exception:  # noqa: BLE001 - cosmetic only
+                pass
         if self.shell is not None:
             self.namespace = self.shell.user_ns
         else:
