@@ -6,6 +6,7 @@ self_distillation_loss (a partial submission earns the points of the functions i
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -42,10 +43,31 @@ def distillation_run(ns: dict, student_logits: torch.Tensor, teacher_logits: tor
     return {"loss": loss.detach(), "student_grad": _grad(s), "teacher_grad": _grad(t)}
 
 
-def error_name(ns: dict, name: str, *args: Any, **kwargs: Any) -> str:
-    """The class name of the exception `name(*args)` raises ('none' if it returns)."""
+@contextlib.contextmanager
+def _course_distillation(ns: dict):
+    """Put the course's distillation_loss into the student's namespace for the duration of a call."""
+    from autograder.mutation import load_stem_module
+
+    had, previous = "distillation_loss" in ns, ns.get("distillation_loss")
+    ns["distillation_loss"] = load_stem_module("reference", STEM).distillation_loss
     try:
-        ns[name](*args, **kwargs)
+        yield
+    finally:
+        if had:
+            ns["distillation_loss"] = previous
+        else:
+            ns.pop("distillation_loss", None)
+
+
+def error_name(ns: dict, name: str, *args: Any, **kwargs: Any) -> str:
+    """The class name of the exception `name(*args)` raises ('none' if it returns).
+
+    For any graded function other than distillation_loss, the course's distillation_loss is in place.
+    """
+    context = contextlib.nullcontext() if name == "distillation_loss" else _course_distillation(ns)
+    try:
+        with context:
+            ns[name](*args, **kwargs)
     except NotImplementedError:
         raise
     except Exception as err:  # the point: which error the student raises on bad input
@@ -56,21 +78,11 @@ def error_name(ns: dict, name: str, *args: Any, **kwargs: Any) -> str:
 def self_distillation_run(ns: dict, exit_logits: list, y: torch.Tensor, alpha: float, T: float,
                           features: list | None = None, hint_weight: float = 0.0) -> dict:
     """Call self_distillation_loss on leaf tensors with the course's distillation_loss in place."""
-    from autograder.mutation import load_stem_module
-
-    course_kd = load_stem_module("reference", STEM).distillation_loss
     logits = [_leaf(z) for z in exit_logits]
     feats = None if features is None else [_leaf(f) for f in features]
-    had, previous = "distillation_loss" in ns, ns.get("distillation_loss")
-    ns["distillation_loss"] = course_kd
-    try:
+    with _course_distillation(ns):
         loss = _scalar(ns["self_distillation_loss"](logits, y, alpha, T, features=feats, hint_weight=hint_weight),
                        "self_distillation_loss")
-    finally:
-        if had:
-            ns["distillation_loss"] = previous
-        else:
-            ns.pop("distillation_loss", None)
     loss.backward()
     return {"loss": loss.detach(), "grads": [_grad(z) for z in logits],
             "feature_grads": None if feats is None else [_grad(f) for f in feats]}
@@ -110,7 +122,6 @@ def train_runs(ns: dict, runs: list[dict], shared_cache: bool) -> list[dict]:
     With `shared_cache` all runs use one fresh checkpoint folder (so a later run may load an earlier
     one's checkpoint when their configs hash alike); otherwise every run gets its own empty folder.
     """
-    import contextlib
     import io
 
     splits = tiny_splits()
