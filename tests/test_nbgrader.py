@@ -13,11 +13,10 @@ from autograder.nbgrader_course import build_course, nbgrader_env
 from autograder.release import ROOT, is_answer_cell, nbgrader_meta, read_notebook, release_text, solution_stems
 
 STEM = "00_orientation"
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(STEM not in solution_stems(ROOT), reason=f"solutions/{STEM}.ipynb not written yet")]
+needs_stem = pytest.mark.skipif(STEM not in solution_stems(ROOT), reason=f"solutions/{STEM}.ipynb not written yet")
 
 
-def nbgrader(course: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+def nbgrader(course: Path, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
     """Run the venv's nbgrader from the course folder with the venv's bin on PATH (alembic)."""
     exe = Path(sys.executable).parent / "nbgrader"
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "nbgrader"]
@@ -33,6 +32,31 @@ def submit(course: Path, student: str, notebook: Path) -> None:
     shutil.copyfile(notebook, folder / f"{STEM}.ipynb")
 
 
+def test_config_template_sets_the_course_keys(tmp_path: Path, monkeypatch) -> None:
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from autograder.nbgrader_config import CELL_TIMEOUT_S, ZIP_COLLECT_REGEXP
+
+    for var in ("COURSE_ID", "NBGRADER_DB_URL", "NBGRADER_EXCHANGE", "NBGRADER_CELL_TIMEOUT"):
+        monkeypatch.delenv(var, raising=False)
+    course = build_course(tmp_path / "course", [solution_stems(ROOT)[0]])
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+    assert config.CourseDirectory.root == str(course)
+    assert config.CourseDirectory.db_url == f"sqlite:///{course / 'gradebook.db'}"
+    assert config.ExecutePreprocessor.timeout == CELL_TIMEOUT_S >= 600
+    assert config.OverwriteCells.add_missing_cells is True
+    assert config.FileNameCollectorPlugin.named_regexp == ZIP_COLLECT_REGEXP
+    import re
+    match = re.match(ZIP_COLLECT_REGEXP, "ps_jdoe_attempt_2026-11-02-10-00-00_00_orientation.ipynb")
+    assert match and match["student_id"] == "jdoe" and match["file_id"] == "00_orientation.ipynb"
+    with pytest.raises(Exception, match="not empty"):
+        (tmp_path / "other").mkdir()
+        (tmp_path / "other" / "notes.txt").write_text("x")
+        build_course(tmp_path / "other", [solution_stems(ROOT)[0]])
+
+
+@pytest.mark.slow
+@needs_stem
 def test_stock_nbgrader_generate_autograde_feedback_export(tmp_path: Path) -> None:
     course = build_course(tmp_path / "course", [STEM])
     assert (course / "nbgrader_config.py").exists() and (course / "source" / STEM / f"{STEM}.ipynb").exists()

@@ -191,3 +191,16 @@ def test_cli_check_fails_on_a_leftover_marker_in_a_copy_of_the_repo(tmp_path: Pa
     assert main(["--check", "--root", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "release check FAILED" in out and "leftover '### BEGIN HIDDEN TESTS'" in out
+
+
+def test_cli_dispatcher(capsys) -> None:
+    from autograder.__main__ import COMMANDS
+    from autograder.__main__ import main as cli
+
+    assert cli(["--help"]) == 0 and "release" in capsys.readouterr().out
+    assert cli([]) == 2
+    assert cli(["no-such-command"]) == 2 and "unknown command" in capsys.readouterr().err
+    assert set(COMMANDS) >= {"release", "nbgrader-course", "samples", "execute", "grade", "report"}
+    with pytest.raises(SystemExit) as exit_info:
+        cli(["release", "--help"])
+    assert exit_info.value.code == 0
