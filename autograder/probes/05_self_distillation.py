@@ -91,7 +91,7 @@ def self_distillation_run(ns: dict, exit_logits: list, y: torch.Tensor, alpha: f
 # ---------------------------------------------------------------------------------------------
 # train_exit_model: tiny data, tiny network, a private checkpoint cache per call
 
-TINY_ARCH = {"base_width": 4, "blocks_per_stage": (1, 1, 1), "stage_strides": (2, 2, 2)}
+TINY_ARCH = {"base_width": 8, "blocks_per_stage": (1, 1, 1), "stage_strides": (2, 2, 2)}
 
 
 def tiny_splits(seed: int = 0, channels: int = 2, classes: int = 5, side: int = 12):
