@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import os
 import stat
@@ -17,6 +18,7 @@ from typing import Callable
 from autograder.grader import notebook as nbmod
 from autograder.grader import report as rep
 from autograder.grader.judge import GradeOptions, NotebookContext, grade_notebook_bytes
+from autograder.grader.sandbox import SandboxConfig, parse_size
 from autograder.grader.suites import HIDDEN_ENV_VAR, find_suites, load_suite
 
 __all__ = ["main", "report_main", "collect_submissions", "Submission", "grade"]
@@ -164,6 +166,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--force", action="store_true", help="regrade submissions already in results.jsonl")
     parser.add_argument("--no-ipython", action="store_true", help="run cells with exec instead of IPython")
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no gradebook table")
+    box = parser.add_argument_group("sandbox (docs/grader_security.md)")
+    box.add_argument("--sandbox", choices=("auto", "bubblewrap", "process"), default="auto",
+                     help="isolation of the student's process: bubblewrap when available (auto, the default), "
+                          "required (bubblewrap), or process isolation and limits only (process)")
+    box.add_argument("--memory-limit", default="6G", help="memory of the student's process (RLIMIT_DATA; default 6G)")
+    box.add_argument("--cpu-limit", type=float, default=None,
+                     help="CPU seconds of the student's process (default: notebook timeout x threads + 60)")
+    box.add_argument("--file-limit", default="1G", help="largest file the student's code may write (default 1G)")
+    box.add_argument("--nproc-limit", type=int, default=512, help="processes/threads of the student's uid (default 512)")
+    box.add_argument("--output-limit", default="256K",
+                     help="printed output kept per runner, head and tail (default 256K; the rest is dropped)")
     return parser
 
 
@@ -193,11 +206,33 @@ def _grade_one(sub: Submission, ctx: NotebookContext) -> dict:
                 "cells": {"ran": [], "skipped": [], "failed": [], "details": []}, "device": ""}
 
 
+def _masks(submissions: list[Submission], out: Path, hidden_dirs: list[str]) -> tuple[str, ...]:
+    """Paths the student's process must not see: the output folder, extra hidden suites, the submissions."""
+    paths: list[Path] = [out, *(Path(h) for h in hidden_dirs)]
+    paths += [Path(d) for d in os.environ.get("AUTOGRADER_HIDDEN_DIR", "").split(os.pathsep) if d.strip()]
+    for sub in submissions:
+        file = Path(sub.source.split("!", 1)[0]) if "!" in sub.source and not Path(sub.source).exists() \
+            else Path(sub.source)
+        paths.append(file.parent if file.parent != Path(".") else file)
+    unique: list[str] = []
+    for p in paths:
+        try:
+            text = str(p.resolve())
+        except OSError:
+            continue
+        if text not in unique:
+            unique.append(text)
+    return tuple(unique)
+
+
 def grade(submissions: list[Submission], out: Path, options: GradeOptions, workers: int = 1,
           hidden_dirs: list[str] | None = None, release_dir: Path | None = None, force: bool = False,
           progress: bool = True) -> list[dict]:
     """Grade submissions into `out`; return every record in results.jsonl (old and new)."""
     out.mkdir(parents=True, exist_ok=True)
+    masks = _masks(submissions, out, list(hidden_dirs or []))
+    options = dataclasses.replace(options, sandbox=dataclasses.replace(
+        options.sandbox, masks=tuple(options.sandbox.masks) + masks))
     log = rep.ResultsLog(out / "results.jsonl")
     existing = rep.read_results(log.path)
     done = set() if force else {rep.record_key(r["source"], r.get("sha256", "")) for r in existing}
@@ -252,9 +287,22 @@ def main(argv: list[str] | None = None) -> int:
         print("error: no .ipynb submissions found", file=sys.stderr)
         return 2
     threads = max(1, (os.cpu_count() or 1) // args.workers)
+    try:
+        sandbox = SandboxConfig(mode=args.sandbox, memory_bytes=parse_size(args.memory_limit),
+                                cpu_seconds=args.cpu_limit, nproc=args.nproc_limit,
+                                file_bytes=parse_size(args.file_limit), output_bytes=parse_size(args.output_limit))
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     options = GradeOptions(test_timeout=args.test_timeout, cell_timeout=args.cell_timeout,
                            notebook_timeout=args.notebook_timeout, cells=args.cells,
-                           use_ipython=not args.no_ipython, threads=threads)
+                           use_ipython=not args.no_ipython, threads=threads, sandbox=sandbox)
+    if args.sandbox == "bubblewrap":
+        try:
+            options.isolation()
+        except RuntimeError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     out = Path(args.out)
     t0 = time.monotonic()
     records = grade(subs, out, options, workers=args.workers, hidden_dirs=args.hidden_dir,

@@ -6,7 +6,9 @@ torch/numpy/check helpers in the student's process cannot influence a check.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import os
 import pickle
 import shutil
@@ -22,6 +24,8 @@ from typing import Any, Callable
 from autograder import framework as fw
 from autograder.framework import HiddenTest, Result, Student, Suite
 from autograder.grader import notebook as nbmod
+from autograder.grader import sandbox as sbx
+from autograder.grader import trusted
 from autograder.grader.protocol import (ChannelClosed, ChannelTimeout, ProtocolError, read_frame, unpack_reply,
                                         write_frame)
 
@@ -53,6 +57,16 @@ class GradeOptions:
     startup_timeout: float = 180.0
     threads: int | None = None
     runner_prefix: tuple[str, ...] = ()
+    sandbox: sbx.SandboxConfig = field(default_factory=sbx.SandboxConfig)
+
+    def isolation(self) -> tuple[str, str]:
+        """('bubblewrap' | 'process', note) for this run's runners (bwrap is probed once per process)."""
+        return sbx.choose_isolation(self.sandbox.mode)
+
+    def cpu_seconds(self) -> int:
+        if self.sandbox.cpu_seconds is not None:
+            return int(self.sandbox.cpu_seconds)
+        return int(self.notebook_timeout * max(1, self.threads or os.cpu_count() or 1) + 60)
 
 
 def runner_env(workdir: Path, threads: int | None = None) -> dict[str, str]:
@@ -77,12 +91,15 @@ def runner_env(workdir: Path, threads: int | None = None) -> dict[str, str]:
 class RunnerProcess:
     """A started runner and the two private pipe ends the judge keeps."""
 
-    def __init__(self, proc: subprocess.Popen, to_runner: int, from_runner: int, workdir: Path, log: Path) -> None:
+    def __init__(self, proc: subprocess.Popen, to_runner: int, from_runner: int, workdir: Path,
+                 output: sbx.BoundedOutput, marker: str = "", isolation: str = "process") -> None:
         self.proc = proc
         self.to_runner = to_runner
         self.from_runner = from_runner
         self.workdir = workdir
-        self.log = log
+        self.output = output
+        self.marker = marker
+        self.isolation = isolation
         self.hello: dict = {}
 
     def alive(self) -> bool:
@@ -119,21 +136,15 @@ class RunnerProcess:
         return f"the student's process exited with status {code} (os._exit, sys.exit or a crash)"
 
     def log_tail(self, n: int = 1500) -> str:
-        try:
-            with open(self.log, "rb") as fh:
-                fh.seek(0, os.SEEK_END)
-                size = fh.tell()
-                fh.seek(max(0, size - n))
-                return fh.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        """The last `n` characters of the runner's kept output (stdout and stderr, bounded)."""
+        return self.output.text(n)
 
     def kill(self) -> None:
-        """Kill the runner and everything it started (its own process group); close the pipes."""
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError, OSError):
-            pass
+        """Kill the runner and everything it started (process group, descendants, marked processes)."""
+        if getattr(self, "_killed", False):
+            return
+        self._killed = True
+        sbx.kill_tree(self.proc.pid, self.marker or None)
         try:
             self.proc.kill()
         except OSError:
@@ -142,11 +153,14 @@ class RunnerProcess:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+        if self.marker:
+            sbx.kill_tree(self.proc.pid, self.marker)  # anything that slipped out while we waited
         for fd in (self.to_runner, self.from_runner):
             try:
                 os.close(fd)
             except OSError:
                 pass
+        self.output.close()
 
     def stop(self) -> None:
         """Ask politely, then kill."""
@@ -159,24 +173,42 @@ class RunnerProcess:
 
 
 def launch_runner(workdir: Path, options: GradeOptions) -> RunnerProcess:
-    """Start one runner process (the single place to wrap with a sandbox: see issue 9).
+    """Start one runner process, sandboxed (autograder/grader/sandbox.py).
 
     The runner gets a fresh interpreter, its own session (process group), cwd = `workdir`, stdin
-    closed, stdout/stderr into a log file in `workdir`, and two private pipes passed by fd number.
+    closed, stdout/stderr into a pipe the judge drains with a bound, two private pipes passed by fd
+    number, an allow-listed environment with a marker, and (limits env var) the rlimits it applies to
+    itself before any student code. With bubblewrap it runs in the namespaces described in sandbox.py.
     """
+    isolation, _ = options.isolation()
+    cfg = options.sandbox
+    privileged = os.geteuid() == 0 if hasattr(os, "geteuid") else False
+    drop = cfg.uid if (isolation == "bubblewrap" and privileged) else None
+    if drop is not None:
+        os.chown(workdir, drop, drop)
+    marker = sbx.new_marker()
+    env = sbx.runner_environment(runner_env(workdir, options.threads), workdir, marker)
+    env[sbx.LIMITS_ENV] = json.dumps({"memory_bytes": cfg.memory_bytes, "memory_kind": cfg.memory_kind,
+                                      "cpu_seconds": options.cpu_seconds(), "nproc": cfg.nproc,
+                                      "file_bytes": cfg.file_bytes, "drop_to_uid": drop})
     req_r, req_w = os.pipe()
     rep_r, rep_w = os.pipe()
-    log = workdir / "runner.log"
-    cmd = [*options.runner_prefix, options.python, "-m", "autograder.grader.runner", str(req_r), str(rep_w)]
+    out_r, out_w = os.pipe()
+    inner = [*options.runner_prefix, options.python, "-m", "autograder.grader.runner", str(req_r), str(rep_w)]
+    cmd = sbx.bwrap_command(inner, workdir, cfg, privileged) if isolation == "bubblewrap" else inner
     try:
-        with open(log, "ab") as log_fh:
-            proc = subprocess.Popen(cmd, cwd=str(workdir), env=runner_env(workdir, options.threads),
-                                    stdin=subprocess.DEVNULL, stdout=log_fh, stderr=subprocess.STDOUT,
-                                    pass_fds=(req_r, rep_w), start_new_session=True, close_fds=True)
+        proc = subprocess.Popen(cmd, cwd=str(workdir), env=env, stdin=subprocess.DEVNULL, stdout=out_w,
+                                stderr=subprocess.STDOUT, pass_fds=(req_r, rep_w), start_new_session=True,
+                                close_fds=True)
+    except BaseException:
+        for fd in (req_w, rep_r, out_r):
+            os.close(fd)
+        raise
     finally:
         os.close(req_r)
         os.close(rep_w)
-    return RunnerProcess(proc, req_w, rep_r, workdir, log)
+        os.close(out_w)
+    return RunnerProcess(proc, req_w, rep_r, workdir, sbx.BoundedOutput(out_r, cfg.output_bytes), marker, isolation)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,14 +229,23 @@ class Session:
         self.device = ""
         self.failure = ""                     # why no runner could be started
         self.runner_info: dict = {}
+        self.output_bytes = 0                 # student output of every runner of this session
+        self.output_truncated = False
+        self.isolation, self.isolation_note = options.isolation()
 
     # -- lifecycle
+    def _retire(self) -> None:
+        """Kill the current runner and keep the size of what it printed."""
+        if self.runner is not None:
+            self.runner.kill()
+            self.output_bytes += self.runner.output.total
+            self.output_truncated = self.output_truncated or self.runner.output.truncated
+            self.runner = None
+
     def start(self) -> bool:
         """Start a runner and execute the cells; return False when no working runner could be had."""
         while True:
-            if self.runner is not None:
-                self.runner.kill()
-                self.runner = None
+            self._retire()
             try:
                 self.runner = launch_runner(self.workdir, self.options)
             except OSError as err:
@@ -216,8 +257,7 @@ class Session:
             except (RunnerDied, RunnerTimeout) as err:
                 tail = self.runner.log_tail(600).strip().splitlines()
                 self.failure = f"the runner did not start ({err})" + (f": {tail[-1]}" if tail else "")
-                self.runner.kill()
-                self.runner = None
+                self._retire()
                 return False
             self.device = str(header.get("device", ""))[:200]
             self.runner_info = {"ipython": header.get("ipython") is True, "python": str(header.get("python", ""))[:20]}
@@ -227,8 +267,7 @@ class Session:
             self.restarts += 1
             if self.restarts > self.options.max_restarts:
                 self.failure = "the runner was restarted too often while executing cells"
-                self.runner.kill()
-                self.runner = None
+                self._retire()
                 return False
 
     def _run_cells(self) -> bool:
@@ -276,9 +315,7 @@ class Session:
     def restart(self, why: str) -> bool:
         self.restarts += 1
         if self.restarts > self.options.max_restarts:
-            if self.runner is not None:
-                self.runner.kill()
-                self.runner = None
+            self._retire()
             self.failure = "the runner was restarted too often"
             return False
         return self.start()
@@ -286,7 +323,7 @@ class Session:
     def close(self) -> None:
         if self.runner is not None:
             self.runner.stop()
-            self.runner = None
+            self._retire()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     # -- requests during tests
@@ -330,6 +367,13 @@ class RemoteStudent(Student):
             raise TypeError(f"probe {fn!r} is not a module-level function of an importable module")
         message = {"op": "probe", "module": fn.__module__, "path": str(path), "qualname": fn.__qualname__,
                    "args": args, "kwargs": kwargs}
+        if Path(path).resolve().parent != PROBES_DIR:  # e.g. a probe in a (masked) hidden suite file
+            message["source"] = _shipped_probe(str(path), fn.__qualname__)
+        helpers = tuple(getattr(module, "REFERENCE_HELPERS", ()) or ())
+        stem = getattr(module, "STEM", None)
+        if helpers and isinstance(stem, str):
+            message["reference"] = {"stem": stem, "names": list(helpers),
+                                    "source": _shipped_reference(stem, helpers)}
         header, payload = self.session.request(message, self.deadline)
         return self._decode(header, payload, "the student's code")
 
@@ -347,6 +391,19 @@ class RemoteStudent(Student):
         if kind in errors:
             raise errors[kind](message)
         raise fw.StudentError(f"{what}: unexpected reply from the student's process ({kind!r})")
+
+
+PROBES_DIR = (PACKAGE_ROOT / "autograder" / "probes").resolve()
+
+
+@functools.lru_cache(maxsize=64)
+def _shipped_probe(path: str, qualname: str) -> str:
+    return trusted.closure_source(Path(path).read_text(encoding="utf-8"), [qualname])
+
+
+@functools.lru_cache(maxsize=64)
+def _shipped_reference(stem: str, names: tuple[str, ...]) -> str:
+    return trusted.reference_closure(stem, names)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -440,6 +497,9 @@ def grade_notebook_bytes(data: bytes | None, relpath: str, source: str, ctx: Not
     plans = nbmod.plan_cells(parsed, ctx.options.cells, graded, ctx.releases.get(stem))
     _note_test_cells(parsed, suite, record["reasons"])
     session = Session(plans, ctx.options, time.monotonic() + ctx.options.notebook_timeout)
+    record["isolation"] = session.isolation
+    if session.isolation_note:
+        record["reasons"].append(session.isolation_note)
     try:
         if not session.start():
             record["reasons"].append(session.failure)
@@ -453,6 +513,10 @@ def grade_notebook_bytes(data: bytes | None, relpath: str, source: str, ctx: Not
         record["runner"] = session.runner_info
     finally:
         session.close()
+    record["output_bytes"] = session.output_bytes
+    if session.output_truncated:
+        record["reasons"].append(f"the notebook printed {session.output_bytes / 2**20:.1f} MiB; only the first "
+                                 f"and last {ctx.options.sandbox.output_bytes // 2048} KiB were kept")
     return _finish(record, suite.max_points, t0)
 
 

@@ -15,7 +15,9 @@ import sys
 import traceback
 from typing import Any
 
+from autograder.grader import trusted
 from autograder.grader.protocol import pack_reply, read_frame, write_frame
+from autograder.grader.sandbox import apply_runner_limits
 
 __all__ = ["main"]
 
@@ -163,7 +165,13 @@ def serve(read_fd: int, write_fd: int) -> None:
             write_frame(write_fd, _result_reply(value, f"`{name}`"))
         elif op == "probe":
             try:
-                fn = _load_probe(request["module"], request["path"], request["qualname"])
+                reference = request.get("reference")
+                if reference:  # trusted helpers the probe may swap in (the sandbox hides autograder/reference)
+                    trusted.install_reference(reference["stem"], reference["names"], reference["source"])
+                if request.get("source"):  # a probe whose file the runner cannot read
+                    fn = trusted.load_shipped(request["source"], request["qualname"], request["module"])
+                else:
+                    fn = _load_probe(request["module"], request["path"], request["qualname"])
                 value = fn(executor.namespace, *request["args"], **request["kwargs"])
             except NotImplementedError as err:
                 write_frame(write_fd, pack_reply({"kind": "not_attempted", "message":
@@ -173,6 +181,8 @@ def serve(read_fd: int, write_fd: int) -> None:
             except BaseException as err:  # noqa: BLE001
                 write_frame(write_fd, _error_reply(err))
                 continue
+            finally:
+                trusted.clear_reference()
             write_frame(write_fd, _result_reply(value, "the student's code"))
         else:
             write_frame(write_fd, pack_reply({"kind": "protocol_error", "message": f"unknown op {op!r}"}))
@@ -183,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) != 2:
         print("usage: python -m autograder.grader.runner READ_FD WRITE_FD (started by the grader)", file=sys.stderr)
         return 2
+    apply_runner_limits()  # rlimits, subreaper, unprivileged uid: before any student code (and matplotlib)
     os.environ.setdefault("MPLBACKEND", "Agg")
     try:
         import matplotlib

@@ -16,6 +16,9 @@ import torch
 import torch.nn.functional as F
 
 STEM = "05_self_distillation"
+# Trusted implementations a probe may swap in; the grader's judge ships exactly these to the sandboxed
+# runner (which cannot read autograder/reference), see autograder/grader/trusted.py.
+REFERENCE_HELPERS = ("distillation_loss",)
 
 
 def _leaf(t: torch.Tensor) -> torch.Tensor:
@@ -46,10 +49,10 @@ def distillation_run(ns: dict, student_logits: torch.Tensor, teacher_logits: tor
 @contextlib.contextmanager
 def _course_distillation(ns: dict):
     """Put the course's distillation_loss into the student's namespace for the duration of a call."""
-    from autograder.mutation import load_stem_module
+    from autograder.grader.trusted import reference_function
 
     had, previous = "distillation_loss" in ns, ns.get("distillation_loss")
-    ns["distillation_loss"] = load_stem_module("reference", STEM).distillation_loss
+    ns["distillation_loss"] = reference_function(STEM, "distillation_loss")
     try:
         yield
     finally:
