@@ -2,7 +2,7 @@
 
 Usage (from the repository root):
 
-    python benchmarks/bench_layer_skipping.py [--target 0.6] [--repeats 7] [--threads 2] [--json OUT]
+    python benchmarks/bench_layer_skipping.py [--target 0.4] [--repeats 7] [--threads 2] [--json OUT]
 
 It builds the notebook-04 networks with the same configurations as solutions/04_layer_skipping.ipynb, so after the
 notebook has run the trained weights load from the checkpoint cache (otherwise they are trained first, about a
@@ -54,10 +54,10 @@ def build_models(target: float) -> tuple[torch.nn.Module, torch.nn.Module, cl.da
 
     cl.env.set_seed(0)
     gated = ref.GatedResNet(copy.deepcopy(baseline))
-    config = {"name": f"nb04_aig_st_t{target}", "init": base_config, "target": target, "lam": LAM,
+    config = {"name": f"nb04_aig_st_t{target}", "gate_init_std": 0.3, "init": base_config, "target": target, "lam": LAM,
               "gates": "st", "seed": 0}
     cl.training.fit(gated, loaders["train"], num_epochs=cl.env.pick(small=5, full=20),
-                    lr=cl.env.pick(small=0.02, full=0.05), loss_fn=loss_fn, val_loader=loaders["val"],
+                    lr=cl.env.pick(small=0.05, full=0.05), loss_fn=loss_fn, val_loader=loaders["val"],
                     augment=augment, config=config, desc=f"AIG t={target}")
     return baseline.eval().cpu(), gated.eval().cpu(), splits, arch
 
@@ -88,7 +88,7 @@ def median_ms_per_image(fn, X: torch.Tensor, batch_size: int, repeats: int) -> f
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--target", type=float, default=0.6, help="target execution rate of the AIG model")
+    parser.add_argument("--target", type=float, default=0.4, help="target execution rate of the AIG model")
     parser.add_argument("--repeats", type=int, default=7, help="timed repeats per setting (median reported)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--batch1-images", type=int, default=200, help="images timed at batch size 1")

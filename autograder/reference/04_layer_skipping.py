@@ -60,7 +60,7 @@ class Gate(nn.Module):
         self.fc1 = nn.Linear(in_channels, hidden)
         self.bn = nn.BatchNorm1d(hidden)
         self.fc2 = nn.Linear(hidden, 2)
-        nn.init.normal_(self.fc2.weight, std=0.001)
+        nn.init.normal_(self.fc2.weight, std=0.3)
         with torch.no_grad():
             self.fc2.bias.copy_(torch.tensor([0.1, 2.0]))
         self.in_channels = in_channels
