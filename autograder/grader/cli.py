@@ -194,8 +194,12 @@ def _grade_one(sub: Submission, ctx: NotebookContext) -> dict:
         error = sub.error
     except Exception as err:  # noqa: BLE001 - unreadable file: still a record
         data, error = b"", f"could not read the file ({err})"
+    relpath = sub.relpath
+    if error.startswith("zip member refused"):  # an unsafe name never names a student ('x/../../alice/..')
+        relpath = f"refused-zip-member-{hashlib.sha1(sub.source.encode()).hexdigest()[:8]}/" \
+                  f"{PurePosixPath(relpath.replace(chr(92), '/')).name or 'member'}"
     try:
-        return grade_notebook_bytes(data, sub.relpath, sub.source, ctx, read_error=error)
+        return grade_notebook_bytes(data, relpath, sub.source, ctx, read_error=error)
     except Exception as err:  # noqa: BLE001 - a grader bug must not stop the batch
         tb = traceback.format_exc(limit=3)
         print(f"internal grader error on {sub.source}:\n{tb}", file=sys.stderr)
