@@ -64,11 +64,13 @@ def random_shift(X: torch.Tensor, max_shift: int = 2, flip: bool = False,
     rows = offsets[0][:, None] + torch.arange(height, device=X.device)
     cols = offsets[1][:, None] + torch.arange(width, device=X.device)
     out = padded[torch.arange(n, device=X.device)[:, None, None], :, rows[:, :, None], cols[:, None, :]]
-    out = out.permute(0, 3, 1, 2)
+    # Copy into a fresh tensor with standard strides: a permuted view with a size-1 channel axis keeps odd
+    # strides through .contiguous(), which crashed CPU conv backward in torch 2.15.
+    out = torch.empty(X.shape, dtype=X.dtype, device=X.device).copy_(out.permute(0, 3, 1, 2))
     if flip:
         mask = torch.rand(n, generator=generator).to(X.device) < 0.5
         out = torch.where(mask[:, None, None, None], out.flip(-1), out)
-    return out.contiguous()
+    return out
 
 
 @torch.no_grad()

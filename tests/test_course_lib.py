@@ -262,3 +262,10 @@ def test_checks_messages(capsys) -> None:
         cl.checks.check_shape(torch.ones(3, 2), (2, None), "x")
     cl.checks.passed("demo")
     assert "hidden tests run at grading" in capsys.readouterr().out
+
+
+def test_random_shift_returns_standard_strides() -> None:
+    """A permuted view with odd strides crashed CPU conv backward in torch 2.15; the output must be plain."""
+    for channels in (1, 3):
+        out = training.random_shift(torch.rand(4, channels, 12, 12), flip=channels == 3)
+        assert out.stride() == torch.empty(4, channels, 12, 12).stride()
