@@ -8,8 +8,8 @@ HINTS = {
     "ExitHead": [
         "An exit head turns a stage's feature map into class logits, cheaply: a small convolution, "
         "normalisation, a nonlinearity, a global pool, then a linear classifier.",
-        "In __init__ build a 3x3 convolution from in_channels to hidden_channels (no bias, it is followed "
-        "by BatchNorm), a BatchNorm2d, and a Linear(hidden_channels, num_classes). In forward, pool over "
+        "In __init__ build a 3x3 convolution from in_channels to hidden_channels with the stride the docstring "
+        "gives (no bias, it is followed by BatchNorm), a BatchNorm2d, and a Linear(hidden_channels, num_classes). In forward, pool over "
         "the two spatial dimensions after the ReLU so any input size works. Reject a non-positive "
         "channel count and an input with the wrong number of channels with a clear ValueError.",
         "forward: z = relu(bn(conv(h))); pooled = z.mean over dims (2, 3) -> (N, hidden); return the "

@@ -20,7 +20,8 @@ HINTS = {
         "that gates start open (a larger bias on the 'open' logit), so training starts from the full "
         "network.",
         "forward: pooled = x.mean(dim=(2, 3)); return fc2(relu(bn(fc1(pooled)))). In __init__, after "
-        "creating fc2, set its weights small and its bias to something like [small, larger].",
+        "creating fc2, re-initialise its weights with a normal of modest std (input-dependent but not "
+        "extreme gate logits) and copy a bias like [small, larger] into it under torch.no_grad().",
     ],
     "GatedBlock": [
         "output = shortcut(x) + g * residual(x), then ReLU. In training g multiplies the residual (so the "
