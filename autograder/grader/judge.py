@@ -350,6 +350,7 @@ class RemoteStudent(Student):
     def __init__(self, session: Session) -> None:
         self.session = session
         self.deadline = time.monotonic() + 60.0
+        self.uses: tuple[str, ...] = ()       # graded functions of the running test (never shipped)
 
     def has(self, name: str) -> bool:
         header, _ = self.session.request({"op": "has", "name": str(name)}, self.deadline)
@@ -369,7 +370,9 @@ class RemoteStudent(Student):
                    "args": args, "kwargs": kwargs}
         if Path(path).resolve().parent != PROBES_DIR:  # e.g. a probe in a (masked) hidden suite file
             message["source"] = _shipped_probe(str(path), fn.__qualname__)
-        helpers = tuple(getattr(module, "REFERENCE_HELPERS", ()) or ())
+        chooser = getattr(module, "reference_helpers", None)
+        helpers = tuple(chooser(fn.__qualname__, args)) if callable(chooser) else ()
+        helpers = tuple(h for h in helpers if h not in self.uses)  # never the reference of what is tested
         stem = getattr(module, "STEM", None)
         if helpers and isinstance(stem, str):
             message["reference"] = {"stem": stem, "names": list(helpers),
@@ -435,6 +438,7 @@ def run_tests(session: Session, suite: Suite, options: GradeOptions) -> list[dic
                 continue
         limit = min(options.test_timeout, remaining)
         student.deadline = time.monotonic() + limit
+        student.uses = tuple(test.uses)
         try:
             result = fw.run_test(test, student)
         except RunnerTimeout:

@@ -10,10 +10,20 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 STEM = "03_early_exit"
-# Trusted implementations a probe may swap in; the grader's judge ships exactly these to the sandboxed
-# runner (which cannot read autograder/reference), see autograder/grader/trusted.py.
-REFERENCE_HELPERS = ("entropy", "threshold_sweep")
 _MISSING = object()
+
+
+def reference_helpers(probe: str, args: tuple) -> tuple[str, ...]:
+    """Trusted functions probe `probe` called with `args` swaps in (never the graded function itself).
+
+    Called by the grader's judge, which ships exactly these to the sandboxed runner (the runner cannot
+    read autograder/reference): see autograder/grader/trusted.py.
+    """
+    if probe == "call_isolated" and len(args) >= 2:
+        return tuple(str(h) for h in args[1] if h != args[0])
+    if probe == "early_exit_trace":
+        return ("entropy",)
+    return ()
 
 
 def _trusted(name: str) -> Any:

@@ -16,9 +16,17 @@ import torch
 import torch.nn.functional as F
 
 STEM = "05_self_distillation"
-# Trusted implementations a probe may swap in; the grader's judge ships exactly these to the sandboxed
-# runner (which cannot read autograder/reference), see autograder/grader/trusted.py.
-REFERENCE_HELPERS = ("distillation_loss",)
+
+
+def reference_helpers(probe: str, args: tuple) -> tuple[str, ...]:
+    """Trusted functions probe `probe` called with `args` swaps in (never the graded function itself).
+
+    Called by the grader's judge, which ships exactly these to the sandboxed runner (the runner cannot
+    read autograder/reference): see autograder/grader/trusted.py.
+    """
+    if probe == "self_distillation_run" or (probe == "error_name" and args and args[0] != "distillation_loss"):
+        return ("distillation_loss",)
+    return ()
 
 
 def _leaf(t: torch.Tensor) -> torch.Tensor:
