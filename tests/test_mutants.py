@@ -13,6 +13,9 @@ STEMS = sorted(p.stem for p in HIDDEN.glob("[0-9][0-9]_*.py"))
 
 
 def _mutants(stem: str) -> list:
+    """The stem's mutants; [] when its module is missing (then the coverage test below fails for it)."""
+    if not (HIDDEN.parent / "mutants" / f"{stem}.py").exists():
+        return []
     return list(load_stem_module("mutants", stem).MUTANTS)
 
 
