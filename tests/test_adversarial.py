@@ -251,3 +251,22 @@ def test_network_and_files_isolated(batch: dict) -> None:
     for student in ("a01_read_secrets", "a08_socket", "a03_forge_results"):
         scale = next(t for t in by[student]["tests"] if t["test"] == "scale_by_k")
         assert scale["state"] in ("error", "not attempted"), scale
+
+
+# ---------------------------------------------------------------------------------------------
+# Unit checks (no processes): what the judge ships to a sandboxed runner
+
+def test_shipped_reference_is_minimal() -> None:
+    from autograder.grader.trusted import closure_source, reference_closure
+    from autograder.mutation import load_stem_module
+
+    src = "import math\nA = 2\ndef f(x):\n    return g(x) * A\ndef g(x):\n    return math.sqrt(x)\ndef secret():\n    return 42\n"
+    shipped = closure_source(src, ["f"])
+    assert "def f" in shipped and "def g" in shipped and "A = 2" in shipped and "secret" not in shipped
+    with pytest.raises(KeyError):
+        closure_source(src, ["missing"])
+    probes = load_stem_module("probes", "03_early_exit")
+    assert probes.reference_helpers("call_isolated", ("threshold_sweep", ("entropy", "threshold_sweep"))) == \
+        ("entropy",)          # the function under test is never shipped
+    code = reference_closure("03_early_exit", ["entropy"])
+    assert "def entropy" in code and "def threshold_sweep" not in code and "def choose_threshold" not in code
