@@ -14,42 +14,76 @@ ExitHead = ref.ExitHead  # looked up by name, like a notebook global (the probes
 
 # ------------------------------------------------------------------------------------ ExitHead
 
+def _check(head, h):
+    if h.ndim != 4 or h.shape[1] != head.in_channels:
+        raise ValueError("bad shape")
+
+
 class HeadNoReLU(ref.ExitHead):
     def forward(self, h):
-        if h.ndim != 4 or h.shape[1] != self.in_channels:
-            raise ValueError("bad shape")
-        return self.fc(self.bn(self.conv(h)).mean(dim=(2, 3)))
+        _check(self, h)
+        return self.fc(torch.flatten(self.pool(self.bn(self.conv(h))), 1))
 
 
 class HeadMaxPool(ref.ExitHead):
     def forward(self, h):
-        if h.ndim != 4 or h.shape[1] != self.in_channels:
-            raise ValueError("bad shape")
-        return self.fc(F.relu(self.bn(self.conv(h))).amax(dim=(2, 3)))
+        _check(self, h)
+        return self.fc(torch.flatten(F.adaptive_max_pool2d(F.relu(self.bn(self.conv(h))), self.pool_size), 1))
 
 
-class HeadNoBN(nn.Module):
-    def __init__(self, in_channels, num_classes, hidden_channels=32):
+class HeadGlobalPool(nn.Module):
+    """The first design of this notebook: a global average pool keeps no spatial layout (exit 1 near 48%)."""
+
+    def __init__(self, in_channels, num_classes, hidden_channels=32, pool_size=2):
         super().__init__()
         self.in_channels = in_channels
-        self.conv = nn.Conv2d(in_channels, hidden_channels, 3, padding=1)
+        self.conv = nn.Conv2d(in_channels, hidden_channels, 3, stride=2, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(hidden_channels)
         self.fc = nn.Linear(hidden_channels, num_classes)
 
     def forward(self, h):
-        if h.ndim != 4 or h.shape[1] != self.in_channels:
-            raise ValueError("bad shape")
-        return self.fc(F.relu(self.conv(h)).mean(dim=(2, 3)))
+        _check(self, h)
+        return self.fc(F.relu(self.bn(self.conv(h))).mean(dim=(2, 3)))
+
+
+class HeadFixedGrid(ref.ExitHead):
+    """Always pools to 2x2, whatever pool_size says."""
+
+    def __init__(self, in_channels, num_classes, hidden_channels=32, pool_size=2):
+        super().__init__(in_channels, num_classes, hidden_channels, 2)
+
+
+class HeadChannelsLastFlatten(ref.ExitHead):
+    """Flattens the pooled grid position-major (N, p, p, C) instead of channel-major."""
+
+    def forward(self, h):
+        _check(self, h)
+        z = self.pool(F.relu(self.bn(self.conv(h))))
+        return self.fc(torch.flatten(z.permute(0, 2, 3, 1), 1))
+
+
+class HeadNoBN(nn.Module):
+    def __init__(self, in_channels, num_classes, hidden_channels=32, pool_size=2):
+        super().__init__()
+        self.in_channels = in_channels
+        self.conv = nn.Conv2d(in_channels, hidden_channels, 3, stride=2, padding=1)
+        self.pool = nn.AdaptiveAvgPool2d(pool_size)
+        self.fc = nn.Linear(hidden_channels * pool_size * pool_size, num_classes)
+
+    def forward(self, h):
+        _check(self, h)
+        return self.fc(torch.flatten(self.pool(F.relu(self.conv(h))), 1))
 
 
 class HeadNoPadding(ref.ExitHead):
-    def __init__(self, in_channels, num_classes, hidden_channels=32):
-        super().__init__(in_channels, num_classes, hidden_channels)
+    def __init__(self, in_channels, num_classes, hidden_channels=32, pool_size=2):
+        super().__init__(in_channels, num_classes, hidden_channels, pool_size)
         self.conv = nn.Conv2d(in_channels, hidden_channels, 3, stride=2, padding=0, bias=False)
 
 
 class HeadStride1(ref.ExitHead):
-    def __init__(self, in_channels, num_classes, hidden_channels=32):
-        super().__init__(in_channels, num_classes, hidden_channels)
+    def __init__(self, in_channels, num_classes, hidden_channels=32, pool_size=2):
+        super().__init__(in_channels, num_classes, hidden_channels, pool_size)
         self.conv = nn.Conv2d(in_channels, hidden_channels, 3, stride=1, padding=1, bias=False)
 
 
@@ -57,7 +91,7 @@ class HeadNoValidation(ref.ExitHead):
     def forward(self, h):
         if h.ndim == 3:
             h = h.unsqueeze(0)
-        return self.fc(F.relu(self.bn(self.conv(h))).mean(dim=(2, 3)))
+        return self.fc(torch.flatten(self.pool(F.relu(self.bn(self.conv(h)))), 1))
 
 
 # ------------------------------------------------------------------------------- BranchyResNet
@@ -367,6 +401,10 @@ MUTANTS = [
     Mutant("head without ReLU", ("exit_head_forward",), {"ExitHead": HeadNoReLU}),
     Mutant("head with max pooling", ("exit_head_forward",), {"ExitHead": HeadMaxPool}),
     Mutant("head without BatchNorm", ("exit_head_layers",), {"ExitHead": HeadNoBN}),
+    Mutant("head with a global average pool (no spatial layout)", ("exit_head_layers", "exit_head_forward"),
+           {"ExitHead": HeadGlobalPool}),
+    Mutant("head ignores pool_size", ("exit_head_layers", "exit_head_forward"), {"ExitHead": HeadFixedGrid}),
+    Mutant("head flattens position-major", ("exit_head_forward",), {"ExitHead": HeadChannelsLastFlatten}),
     Mutant("head conv without padding", ("exit_head_layers", "exit_head_forward"),
            {"ExitHead": HeadNoPadding}),
     Mutant("head conv with stride 1", ("exit_head_layers", "exit_head_forward"), {"ExitHead": HeadStride1}),

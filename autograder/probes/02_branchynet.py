@@ -31,9 +31,17 @@ def _seeded_like(tensor: torch.Tensor, gen: torch.Generator, scale: float = 0.5)
 
 # ------------------------------------------------------------------------------------ ExitHead
 
-def exit_head_layers(ns: dict, in_channels: int, num_classes: int, hidden: int) -> dict:
+def _make_head(ns: dict, in_channels: int, num_classes: int, hidden: int, pool_size: int | None) -> nn.Module:
+    """The student's ExitHead; pool_size None means the signature's default."""
+    if pool_size is None:
+        return ns["ExitHead"](in_channels, num_classes, hidden)
+    return ns["ExitHead"](in_channels, num_classes, hidden, pool_size=pool_size)
+
+
+def exit_head_layers(ns: dict, in_channels: int, num_classes: int, hidden: int,
+                     pool_size: int | None = None) -> dict:
     """The conv, BN and linear layers of a freshly built ExitHead, described as data."""
-    head = ns["ExitHead"](in_channels, num_classes, hidden)
+    head = _make_head(ns, in_channels, num_classes, hidden, pool_size)
     convs = [m for m in head.modules() if isinstance(m, nn.Conv2d)]
     bns = [m for m in head.modules() if isinstance(m, nn.BatchNorm2d)]
     linears = [m for m in head.modules() if isinstance(m, nn.Linear)]
@@ -48,9 +56,9 @@ def exit_head_layers(ns: dict, in_channels: int, num_classes: int, hidden: int) 
 
 
 def exit_head_forward(ns: dict, in_channels: int, num_classes: int, hidden: int, x: torch.Tensor,
-                      seed: int) -> dict:
+                      seed: int, pool_size: int | None = None) -> dict:
     """Build an ExitHead, give its layers seeded values, run it in eval mode; return values and output."""
-    head = ns["ExitHead"](in_channels, num_classes, hidden)
+    head = _make_head(ns, in_channels, num_classes, hidden, pool_size)
     gen = torch.Generator().manual_seed(seed)
     conv = next(m for m in head.modules() if isinstance(m, nn.Conv2d))
     bn = next(m for m in head.modules() if isinstance(m, nn.BatchNorm2d))
@@ -90,7 +98,8 @@ def exit_head_bad_inputs(ns: dict, in_channels: int, num_classes: int, hidden: i
 class _StandInHead(nn.Module):
     """A trusted exit head swapped in for the student's ExitHead, so BranchyResNet is tested alone."""
 
-    def __init__(self, in_channels: int, num_classes: int, hidden_channels: int = 32) -> None:
+    def __init__(self, in_channels: int, num_classes: int, hidden_channels: int = 32, pool_size: int = 2,
+                 **_ignored: Any) -> None:
         super().__init__()
         self.built_for = int(in_channels)
         self.fc = nn.Linear(in_channels, num_classes)

@@ -11,28 +11,32 @@ import course_lib as cl
 
 
 class ExitHead(nn.Module):
-    """Exit head: conv3x3 stride 2 (in -> hidden, no bias) -> BatchNorm -> ReLU -> global average pool -> linear.
+    """Exit head: conv3x3 stride 2 (in -> hidden, no bias) -> BatchNorm -> ReLU -> adaptive average pool to
+    pool_size x pool_size -> flatten (channel-major) -> linear(hidden * pool_size**2 -> num_classes).
 
-    Input (N, in_channels, H, W), output logits (N, num_classes).
+    Input (N, in_channels, H, W), output logits (N, num_classes). The pooled grid keeps a coarse layout of
+    where features fired (a global pool would keep only how strongly), as BranchyNet's conv + FC branches do.
     """
 
-    def __init__(self, in_channels: int, num_classes: int, hidden_channels: int = 32) -> None:
+    def __init__(self, in_channels: int, num_classes: int, hidden_channels: int = 32, pool_size: int = 2) -> None:
         super().__init__()
         for name, value in (("in_channels", in_channels), ("num_classes", num_classes),
-                            ("hidden_channels", hidden_channels)):
+                            ("hidden_channels", hidden_channels), ("pool_size", pool_size)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}.")
-        self.in_channels, self.num_classes, self.hidden_channels = in_channels, num_classes, hidden_channels
+        self.in_channels, self.num_classes = in_channels, num_classes
+        self.hidden_channels, self.pool_size = hidden_channels, pool_size
         self.conv = nn.Conv2d(in_channels, hidden_channels, kernel_size=3, stride=2, padding=1, bias=False)
         self.bn = nn.BatchNorm2d(hidden_channels)
-        self.fc = nn.Linear(hidden_channels, num_classes)
+        self.pool = nn.AdaptiveAvgPool2d(pool_size)
+        self.fc = nn.Linear(hidden_channels * pool_size * pool_size, num_classes)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         if not isinstance(h, torch.Tensor) or h.ndim != 4 or h.shape[1] != self.in_channels:
             shape = tuple(h.shape) if isinstance(h, torch.Tensor) else type(h).__name__
             raise ValueError(f"h should have shape (N, {self.in_channels}, H, W), got {shape}.")
         z = F.relu(self.bn(self.conv(h)))
-        return self.fc(z.mean(dim=(2, 3)))
+        return self.fc(torch.flatten(self.pool(z), 1))
 
 
 class BranchyResNet(nn.Module):
