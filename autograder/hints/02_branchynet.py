@@ -7,13 +7,16 @@ with the graded functions of solutions/02_branchynet.ipynb.
 HINTS = {
     "ExitHead": [
         "An exit head turns a stage's feature map into class logits, cheaply: a small convolution, "
-        "normalisation, a nonlinearity, a global pool, then a linear classifier.",
-        "In __init__ build a 3x3 convolution from in_channels to hidden_channels with the stride the docstring "
-        "gives (no bias, it is followed by BatchNorm), a BatchNorm2d, and a Linear(hidden_channels, num_classes). In forward, pool over "
-        "the two spatial dimensions after the ReLU so any input size works. Reject a non-positive "
-        "channel count and an input with the wrong number of channels with a clear ValueError.",
-        "forward: z = relu(bn(conv(h))); pooled = z.mean over dims (2, 3) -> (N, hidden); return the "
-        "linear layer applied to pooled, shape (N, num_classes).",
+        "normalisation, a nonlinearity, then a linear classifier on a coarse pooled grid, so the head still "
+        "knows roughly *where* each feature fired (a global pool would throw that away).",
+        "In __init__ build a 3x3 convolution from in_channels to hidden_channels with the stride and padding "
+        "the docstring gives (no bias, it is followed by BatchNorm), a BatchNorm2d, an adaptive average pool "
+        "to pool_size x pool_size, and a Linear layer whose input size is hidden_channels * pool_size**2. "
+        "Reject a non-positive channel count or pool_size, and an input with the wrong number of channels, "
+        "with a clear ValueError.",
+        "forward: z = relu(bn(conv(h))); pool z to (N, hidden, pool_size, pool_size); flatten it with "
+        "torch.flatten(z, 1) (channel-major order) to (N, hidden * pool_size**2); return the linear layer "
+        "applied to that, shape (N, num_classes). The adaptive pool makes any input size work.",
     ],
     "BranchyResNet": [
         "BranchyNet adds a side exit after every stage but the last; the last exit is the backbone's own "
