@@ -81,7 +81,8 @@ def bench_notebooks(cold: bool) -> dict:
 
 def bench_scripts(section: str) -> dict:
     scripts = {
-        "grading": [("grading", ["benchmarks/grading_throughput.py"])],
+        "grading": [("grading", ["benchmarks/grading_throughput.py", "--students", "reference", "partial",
+                                 "untouched"])],
         "speedups": [("early_exit", ["benchmarks/bench_early_exit.py"]),
                      ("layer_skipping", ["benchmarks/bench_layer_skipping.py"])],
         "training": [("training", ["benchmarks/bench_training.py"])],

@@ -22,13 +22,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def _samples(path: str | None, stems: list[str] | None) -> Path:
+def _samples(path: str | None, stems: list[str] | None, students: list[str] | None = None) -> Path:
     if path:
         return Path(path)
+    import shutil
+
     from autograder.samples import write_samples
 
     out = Path(tempfile.mkdtemp(prefix="grading-bench-samples-"))
     write_samples(out, stems)
+    if students:
+        for folder in out.iterdir():
+            if folder.is_dir() and folder.name not in students:
+                shutil.rmtree(folder)
     return out
 
 
@@ -63,15 +69,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stems", nargs="+", help="stems to generate samples for (default: all)")
     parser.add_argument("--test-timeout", type=float, default=20.0,
                         help="per-test limit; the infinite-loop sample waits this long (default 20)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a markdown table")
+    parser.add_argument("--json", nargs="?", const="-", default=None, metavar="OUT",
+                        help="JSON instead of a markdown table: to stdout, or written to OUT")
+    parser.add_argument("--students", nargs="+", help="only these sample students (default: all)")
     args = parser.parse_args(argv)
-    samples = _samples(args.samples, args.stems)
+    samples = _samples(args.samples, args.stems, args.students)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rows = [measure(samples, w, args.test_timeout) for w in args.workers]
     info = {"cpu_count": os.cpu_count(), "load_1min_before": round(load, 2), "python": platform.python_version(),
             "samples": str(samples), "results": rows}
-    if args.json:
+    for row in rows:  # one student's whole course = one notebook of each stem
+        stems = len(row["mean_grade_s_by_stem"])
+        row["full_submission_s_estimate"] = round(row["s_per_submission"] * stems, 1)
+    if args.json == "-":
         print(json.dumps(info, indent=1))
+        return 0
+    elif args.json:
+        Path(args.json).write_text(json.dumps(info, indent=1))
         return 0
     print(f"Grading throughput ({os.cpu_count()} CPU cores, 1-min load {load:.1f} before the run; noisy on a "
           f"shared machine)\n")
