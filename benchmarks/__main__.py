@@ -11,7 +11,7 @@ Sections:
   skipping (04) (benchmarks/bench_early_exit.py, benchmarks/bench_layer_skipping.py);
 - training: epochs/s and accuracy of the small early-exit ResNet (benchmarks/bench_training.py).
 Results of each section are kept as JSON next to the report, so re-running one section is cheap and the
-report is rebuilt from whatever is there. On a CUDA machine the report is named after the GPU.
+report is rebuilt from whatever is there (`--only ""` rebuilds it without measuring anything). On a CUDA machine the report is named after the GPU.
 """
 from __future__ import annotations
 
@@ -104,6 +104,10 @@ def _table(rows: list[dict], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _fmt(value: object) -> object:
+    return f"{value:.3g}" if isinstance(value, float) else value
+
+
 def _flat(value: object, prefix: str = "") -> list[tuple[str, object]]:
     if isinstance(value, dict):
         items: list[tuple[str, object]] = []
@@ -134,9 +138,15 @@ def render(results: dict, info: dict, out_dir: Path, tag: str) -> Path:
             if isinstance(data, dict) and "markdown" in data:
                 lines += [f"### {name}", "", data["markdown"], ""]
                 continue
-            lines += [f"### {name}", "", "| metric | value |", "|---|---|"]
-            lines += [f"| {k} | {v} |" for k, v in _flat(data)]
-            lines.append("")
+            lines += [f"### {name}", ""]
+            tables = {k: v for k, v in data.items() if isinstance(v, list) and v and isinstance(v[0], dict)} \
+                if isinstance(data, dict) else {}
+            scalars = {k: v for k, v in data.items() if k not in tables} if isinstance(data, dict) else data
+            lines += ["| metric | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in _flat(scalars)] + [""]
+            for rows in tables.values():
+                flat_rows = [dict(_flat({k: v for k, v in row.items() if k != "points"})) for row in rows]
+                columns = list(dict.fromkeys(k for row in flat_rows for k in row))
+                lines += [_table([{k: _fmt(v) for k, v in row.items()} for row in flat_rows], columns), ""]
     lines += ["## Targets", "",
               f"- every notebook under {TARGETS['notebook_seconds']:.0f} s at the small size on 2 CPU cores;",
               f"- grading a full submission (all notebooks) under {TARGETS['full_submission_seconds']:.0f} s on 2 CPU cores;",
