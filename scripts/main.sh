@@ -11,6 +11,7 @@ python -m autograder execute --out "$OUT/executed"
 echo "== 3/5 write the sample submissions"
 python -m autograder samples "$OUT/samples"
 echo "== 4/5 grade them with the course's grader"
-python -m autograder grade "$OUT/samples" --out "$OUT/grades" --workers "${WORKERS:-2}" --force
+# 30 s per test keeps the infinite-loop samples short; every real hidden test takes a few seconds.
+python -m autograder grade "$OUT/samples" --out "$OUT/grades" --workers "${WORKERS:-2}" --test-timeout 30 --force
 echo "== 5/5 gradebook"
 python -m autograder report "$OUT/grades"
