@@ -65,17 +65,21 @@ class ResNet(nn.Module):
     """CIFAR-style ResNet: stem conv, three stages of BasicBlocks (widths w, 2w, 4w), GAP + linear.
 
     `base_width` is the width knob; `stages[s]` is an nn.Sequential of blocks, so code can walk the
-    network stage by stage or block by block.
+    network stage by stage or block by block. `stem_stride=2` makes the stem downsample, so the first
+    stage works on half-size maps (cheaper per MAC on a CPU, see notebook 03).
     """
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, base_width: int = 16,
-                 blocks_per_stage: tuple[int, ...] = (1, 1, 1), stage_strides: tuple[int, ...] = (2, 2, 2)) -> None:
+                 blocks_per_stage: tuple[int, ...] = (1, 1, 1), stage_strides: tuple[int, ...] = (2, 2, 2),
+                 stem_stride: int = 1) -> None:
         super().__init__()
         if len(blocks_per_stage) != len(stage_strides):
             raise ValueError("blocks_per_stage and stage_strides need one entry per stage.")
+        if stem_stride not in (1, 2):
+            raise ValueError(f"stem_stride must be 1 or 2, got {stem_stride!r}.")
         self.in_channels, self.num_classes = in_channels, num_classes
         self.widths = tuple(base_width * 2 ** s for s in range(len(blocks_per_stage)))
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, base_width, 3, 1, 1, bias=False),
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, base_width, 3, stem_stride, 1, bias=False),
                                   nn.BatchNorm2d(base_width), nn.ReLU(inplace=True))
         stages, channels = [], base_width
         for width, num_blocks, stride in zip(self.widths, blocks_per_stage, stage_strides):
@@ -122,9 +126,9 @@ class EarlyExitResNet(nn.Module):
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, base_width: int = 16,
                  blocks_per_stage: tuple[int, ...] = (1, 1, 1), stage_strides: tuple[int, ...] = (2, 2, 2),
-                 head_factory: Callable[[int, int], nn.Module] | None = None) -> None:
+                 head_factory: Callable[[int, int], nn.Module] | None = None, stem_stride: int = 1) -> None:
         super().__init__()
-        backbone = ResNet(num_classes, in_channels, base_width, blocks_per_stage, stage_strides)
+        backbone = ResNet(num_classes, in_channels, base_width, blocks_per_stage, stage_strides, stem_stride)
         self.in_channels, self.num_classes, self.widths = in_channels, num_classes, backbone.widths
         self.stem, self.stages = backbone.stem, backbone.stages
         make_head = head_factory or (lambda c, k: PoolLinearHead(c, k))

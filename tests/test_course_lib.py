@@ -170,6 +170,21 @@ def test_full_arch_is_resnet20() -> None:
     assert len(convs) + 1 == 20  # 19 3x3 convs + the final linear layer
 
 
+def test_strided_stem_halves_the_first_maps_and_cuts_stem_cost() -> None:
+    plain = models.EarlyExitResNet(base_width=8, stage_strides=(2, 2, 2))
+    strided = models.EarlyExitResNet(base_width=8, stage_strides=(1, 2, 2), stem_stride=2)
+    x = torch.randn(2, 1, 28, 28)
+    assert plain.stem(x).shape[-1] == 28 and strided.stem(x).shape[-1] == 14
+    # same map size after every stage, so the exits see the same resolutions
+    for a, b in zip(plain(x), strided(x)):
+        assert a.shape == b.shape == (2, 10)
+    parts_plain = cost.block_costs(plain, (1, 28, 28))
+    parts_strided = cost.block_costs(strided, (1, 28, 28))
+    assert parts_strided["stem"] * 4 == parts_plain["stem"]
+    with pytest.raises(ValueError, match="stem_stride"):
+        models.ResNet(stem_stride=3)
+
+
 # ----------------------------------------------------------------------------------------- training
 
 def _tiny_loaders():
@@ -269,3 +284,24 @@ def test_random_shift_returns_standard_strides() -> None:
     for channels in (1, 3):
         out = training.random_shift(torch.rand(4, channels, 12, 12), flip=channels == 3)
         assert out.stride() == torch.empty(4, channels, 12, 12).stride()
+
+
+# ----------------------------------------------------------------------------------------- timing
+
+def test_median_times_alternates_and_measures() -> None:
+    import time
+
+    calls: list[str] = []
+    candidates = {"slow": lambda: (calls.append("slow"), time.sleep(0.02)),
+                  "fast": lambda: calls.append("fast")}
+    times = cl.timing.median_times(candidates, repeats=3)
+    assert calls == ["slow", "fast"] * 4  # one warm-up round, then 3 alternating rounds
+    assert set(times) == {"slow", "fast"}
+    assert times["slow"] >= 0.02 and 0 <= times["fast"] < times["slow"]
+    synced: list[int] = []
+    cl.timing.median_times({"a": lambda: None}, repeats=2, sync=lambda: synced.append(1))
+    assert len(synced) == 3
+    with pytest.raises(ValueError, match="at least one"):
+        cl.timing.median_times({})
+    with pytest.raises(ValueError, match="repeats"):
+        cl.timing.median_times({"a": lambda: None}, repeats=0)
