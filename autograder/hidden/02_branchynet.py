@@ -338,10 +338,14 @@ def _cost_models() -> list:
 
 @SUITE.test(grade_id="test_per_exit_costs", points=1, uses=("per_exit_costs",))
 def costs_match_reference(student):
-    """per_exit_costs = MACs of stem + stages 1..k + every exit head 1..k, at batch 1"""
+    """per_exit_costs = MACs of stem + stages 1..k + every exit head 1..k, at batch 1, counted (not the library's)"""
     ref = _ref()
     for model, shape in _cost_models():
-        got = student.call("per_exit_costs", model, shape)
+        if not student.has("per_exit_costs"):
+            student.call("per_exit_costs", model, shape)  # reports the missing function
+        got = student.probe(_probes().costs_without_library, model, shape)
+        expect(got != "library", "per_exit_costs called cl.cost.exit_costs, the library's answer to this exercise: "
+                                 "count the MACs yourself with cl.cost.module_macs (stem, each stage, each head)")
         expected = ref.per_exit_costs(model, shape)
         expect(isinstance(got, (list, tuple)) and len(got) == len(expected), "expected one cost per exit")
         expect_close(torch.as_tensor([float(c) for c in got]), torch.as_tensor([float(c) for c in expected]),

@@ -396,6 +396,10 @@ def costs_no_validation(model, input_shape):
     return ref.per_exit_costs(model, shape)
 
 
+def costs_from_library(model, input_shape):
+    return cl.cost.exit_costs(model, input_shape)
+
+
 MUTANTS = [
     # ExitHead
     Mutant("head without ReLU", ("exit_head_forward",), {"ExitHead": HeadNoReLU}),
@@ -471,4 +475,5 @@ MUTANTS = [
     Mutant("costs at batch 2", ("costs_match_reference", "costs_include_every_head"),
            {"per_exit_costs": costs_batch_of_two}),
     Mutant("costs without shape validation", ("costs_reject_bad_shape",), {"per_exit_costs": costs_no_validation}),
+    Mutant("costs copied from cl.cost.exit_costs", ("costs_match_reference",), {"per_exit_costs": costs_from_library}),
 ]

@@ -316,3 +316,28 @@ def costs_bad_shapes(ns: dict, model: nn.Module) -> list[str]:
     """Error kinds for input shapes with a batch axis and without a channel axis."""
     fn = ns["per_exit_costs"]
     return [_error_kind(fn, model, (1, 1, 12, 12)), _error_kind(fn, model, (12, 12))]
+
+
+class _LibraryCalled(BaseException):
+    """Raised by the stand-in for cl.cost.exit_costs (a BaseException, so `except Exception` cannot hide it)."""
+
+
+def costs_without_library(ns: dict, model: nn.Module, input_shape: tuple) -> Any:
+    """per_exit_costs(model, input_shape) while cl.cost.exit_costs is switched off; 'library' if it was called."""
+    library = cl.cost.exit_costs
+
+    def stand_in(*args: Any, **kwargs: Any) -> Any:
+        raise _LibraryCalled
+
+    aliases = [name for name, value in ns.items() if value is library]  # e.g. from course_lib.cost import exit_costs
+    cl.cost.exit_costs = stand_in
+    for name in aliases:
+        ns[name] = stand_in
+    try:
+        return ns["per_exit_costs"](model, input_shape)
+    except _LibraryCalled:
+        return "library"
+    finally:
+        cl.cost.exit_costs = library
+        for name in aliases:
+            ns[name] = library
