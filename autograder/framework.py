@@ -133,6 +133,23 @@ class Suite:
     def max_points(self) -> float:
         return sum(t.points for t in self.tests)
 
+    def reference(self) -> Any:
+        """This stem's reference implementations, autograder/reference/<stem>.py (loaded once)."""
+        from autograder.mutation import load_stem_module
+
+        return load_stem_module("reference", self.stem)
+
+    def probes(self) -> Any:
+        """This stem's probes, autograder/probes/<stem>.py: trusted code run where the student's code lives."""
+        from autograder.mutation import load_stem_module
+
+        return load_stem_module("probes", self.stem)
+
+
+def seeded(seed: int) -> torch.Generator:
+    """A CPU generator with a fixed seed, so that every grading run draws the same test inputs."""
+    return torch.Generator().manual_seed(seed)
+
 
 # ---------------------------------------------------------------------------------------------
 # Sanitizing what comes back from student code

@@ -8,18 +8,11 @@ import torch
 
 from autograder.framework import (StudentError, Suite, TestFailure, expect, expect_close, expect_equal,
                                   expect_shape)
-from autograder.mutation import load_stem_module
 
 SUITE = Suite("01_prediction_depth")
 STEM = "01_prediction_depth"
 
 
-def _ref():
-    return load_stem_module("reference", STEM)
-
-
-def _probes():
-    return load_stem_module("probes", STEM)
 
 
 def _expect_value_error(student, name: str, args: tuple, kwargs: dict, what: str) -> None:
@@ -74,7 +67,7 @@ def extract_layers_in_order(student) -> None:
         model = _tiny_model(200 + seed, in_channels=in_ch, blocks=blocks)
         X = torch.rand(n, in_ch, size, size, generator=g)
         kwargs = {"batch_size": bs} if pool is None else {"batch_size": bs, "pool_size": pool}
-        expected = _ref().extract_representations(copy.deepcopy(model), X, **kwargs)
+        expected = SUITE.reference().extract_representations(copy.deepcopy(model), X, **kwargs)
         got = student.call("extract_representations", model, X, **kwargs)
         _compare_reps(got, expected, f"representations of a {len(model.blocks())}-block model")
     _expect_value_error(student, "extract_representations", (model, torch.rand(4, in_ch + 1, size, size)), {},
@@ -87,7 +80,7 @@ def extract_in_eval_mode(student) -> None:
     g = torch.Generator().manual_seed(102)
     model = _tiny_model(300)
     X = torch.rand(24, 1, 12, 12, generator=g)
-    expected = _ref().extract_representations(copy.deepcopy(model), X, batch_size=10)
+    expected = SUITE.reference().extract_representations(copy.deepcopy(model), X, batch_size=10)
     model.train()
     got = student.call("extract_representations", model, X, batch_size=10)
     _compare_reps(got, expected, "representations of a model passed in train mode")
@@ -100,7 +93,7 @@ def extract_restores_mode(student) -> None:
     X = torch.rand(9, 1, 12, 12, generator=g)
     for start_in_train in (True, False):
         model = _tiny_model(400)
-        info = student.probe(_probes().extract_side_effects, model, X, start_in_train, 4)
+        info = student.probe(SUITE.probes().extract_side_effects, model, X, start_in_train, 4)
         state = "train" if start_in_train else "eval"
         expect(info["training_after"] == start_in_train and info["submodules_training"] == [start_in_train],
                f"a model passed in {state} mode should be back in {state} mode afterwards")
@@ -131,7 +124,7 @@ def knn_majority_vote(student) -> None:
     for classes, dim, spread, k in [(4, 6, 1.6, 9), (3, 5, 1.2, 1), (5, 8, 2.0, 15)]:
         S, y = _clusters(g, 150, classes, dim, spread)
         Q, _ = _clusters(g, 60, classes, dim, spread)
-        expected = _ref().knn_probe_predictions(S, y, Q, k=k)
+        expected = SUITE.reference().knn_probe_predictions(S, y, Q, k=k)
         got = student.call("knn_probe_predictions", S, y, Q, k=k)
         expect(_agreement(got, expected, f"k-NN predictions with k={k}") >= 0.95,
                f"k-NN predictions with k={k} on held-out queries disagree with a majority vote of the k nearest "
@@ -145,7 +138,7 @@ def knn_excludes_query_itself(student) -> None:
     S = torch.randn(120, 4, generator=g)
     y = torch.randint(0, 4, (120,), generator=g)  # random labels: a point's own label tells nothing
     for k in (1, 5):
-        expected = _ref().knn_probe_predictions(S, y, S, k=k, exclude_self=True)
+        expected = SUITE.reference().knn_probe_predictions(S, y, S, k=k, exclude_self=True)
         got = student.call("knn_probe_predictions", S, y, S.clone(), k=k, exclude_self=True)
         expect(_agreement(got, expected, f"leave-one-out k-NN predictions with k={k}") >= 0.95,
                f"leave-one-out k-NN predictions (exclude_self=True, k={k}) are wrong: is each query removed "
@@ -158,7 +151,7 @@ def knn_default_k_and_errors(student) -> None:
     g = torch.Generator().manual_seed(203)
     S, y = _clusters(g, 400, 3, 4, 3.0)  # heavily overlapping classes: the vote depends on k
     Q, _ = _clusters(g, 150, 3, 4, 3.0)
-    expected = _ref().knn_probe_predictions(S, y, Q)
+    expected = SUITE.reference().knn_probe_predictions(S, y, Q)
     got = student.call("knn_probe_predictions", S, y, Q)
     expect(_agreement(got, expected, "k-NN predictions with the default k") >= 0.95,
            "k-NN predictions with the default k disagree with a k=30 vote too often")
@@ -192,7 +185,7 @@ def depth_requires_all_later_layers(student) -> None:
     g = torch.Generator().manual_seed(301)
     for num_layers, n in [(6, 300), (3, 80), (11, 150)]:
         preds, final = _structured_probes(g, num_layers, n)
-        expected = _ref().prediction_depth(preds, final)
+        expected = SUITE.reference().prediction_depth(preds, final)
         got = student.call("prediction_depth", preds, final)
         expect(isinstance(got, torch.Tensor) and got.dtype == torch.int64,
                "prediction_depth should return an int64 (long) tensor")
@@ -212,7 +205,7 @@ def depth_index_convention(student) -> None:
     cases = ["all probes agree", "only the last probe agrees", "no probe agrees",
              "a probe agrees, then one disagrees, then all agree", "the probe before last disagrees",
              "all but the last agree"]
-    expected = _ref().prediction_depth(preds, final)
+    expected = SUITE.reference().prediction_depth(preds, final)
     got = student.call("prediction_depth", preds, final)
     expect(isinstance(got, torch.Tensor) and tuple(got.shape) == (6,),
            "prediction_depth should return a tensor of shape (N,)")
@@ -227,7 +220,7 @@ def depth_target_is_final_prediction(student) -> None:
     preds, final = _structured_probes(g, 5, 200)
     # a different "label" vector: the probes settle on `final`, but we ask for agreement with `other`
     other = torch.where(torch.rand(200, generator=g) < 0.5, final, (final + 1) % 5)
-    expected = _ref().prediction_depth(preds, other)
+    expected = SUITE.reference().prediction_depth(preds, other)
     got = student.call("prediction_depth", preds, other)
     expect_equal(got, expected, "depths measured against the final_pred argument")
     _expect_value_error(student, "prediction_depth", (preds, other[:-1]), {},
@@ -252,7 +245,7 @@ def analysis_spearman(student) -> None:
     g = torch.Generator().manual_seed(401)
     for n, max_depth, noise in [(60, 5, 1.5), (200, 4, 0.15)]:
         depths, confidence, correct = _analysis_data(g, n, max_depth, noise)
-        expected = _ref().depth_analysis(depths, confidence, correct)
+        expected = SUITE.reference().depth_analysis(depths, confidence, correct)
         got = student.call("depth_analysis", depths, confidence, correct)
         expect(isinstance(got, dict), f"depth_analysis should return a dict, got {type(got).__name__}")
         for key in ("spearman_rho", "p_value"):
@@ -273,7 +266,7 @@ def analysis_per_depth(student) -> None:
     depths, confidence, correct = _analysis_data(g, 150, 4)
     for num_depths in (None, 7):
         kwargs = {} if num_depths is None else {"num_depths": num_depths}
-        expected = _ref().depth_analysis(depths, confidence, correct, **kwargs)
+        expected = SUITE.reference().depth_analysis(depths, confidence, correct, **kwargs)
         got = student.call("depth_analysis", depths, confidence, correct, **kwargs)
         expect(isinstance(got, dict), f"depth_analysis should return a dict, got {type(got).__name__}")
         for key in ("count", "accuracy", "mean_confidence"):

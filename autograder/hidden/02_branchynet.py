@@ -11,8 +11,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 import course_lib as cl
-from autograder.framework import Suite, expect, expect_close, expect_equal, expect_shape
-from autograder.mutation import load_stem_module
+from autograder.framework import Suite, expect, expect_close, expect_equal, expect_shape, seeded
 
 SUITE = Suite("02_branchynet")
 STEM = "02_branchynet"
@@ -22,16 +21,7 @@ TINY = {"base_width": 4, "blocks_per_stage": (1, 1, 1), "stage_strides": (2, 2, 
 TRAIN_ARCH = {"base_width": 8, "blocks_per_stage": (1, 1, 1), "stage_strides": (2, 2, 2)}
 
 
-def _ref():
-    return load_stem_module("reference", STEM)
 
-
-def _probes():
-    return load_stem_module("probes", STEM)
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 # ------------------------------------------------------------------------------------ ExitHead
@@ -40,7 +30,7 @@ def _gen(seed: int) -> torch.Generator:
 def exit_head_layers(student):
     """ExitHead has one 3x3 conv (stride 2, padding 1), one BatchNorm and one linear layer over the pooled grid"""
     for in_c, classes, hidden, pool in ((5, 3, 7, None), (12, 10, 16, 3), (6, 4, 5, 1)):
-        info = student.probe(_probes().exit_head_layers, in_c, classes, hidden, pool)
+        info = student.probe(SUITE.probes().exit_head_layers, in_c, classes, hidden, pool)
         expect(info["is_module"], "ExitHead should be an nn.Module")
         expect(len(info["convs"]) == 1, f"ExitHead should have exactly one Conv2d, found {len(info['convs'])}")
         conv = info["convs"][0]
@@ -63,11 +53,11 @@ def exit_head_layers(student):
 @SUITE.test(grade_id="test_ExitHead", points=1, uses=("ExitHead",))
 def exit_head_forward(student):
     """ExitHead computes conv -> BN -> ReLU -> adaptive average pool -> flatten (channel-major) -> linear"""
-    ref = _ref()
+    ref = SUITE.reference()
     cases = ((4, 3, 6, 5, 2), (8, 10, 12, 8, 3), (3, 5, 4, 1, 2), (5, 4, 3, 11, 1))
     for seed, (in_c, classes, hidden, size, pool) in enumerate(cases):
-        x = torch.randn(6, in_c, size, size + 1, generator=_gen(100 + seed))
-        got = student.probe(_probes().exit_head_forward, in_c, classes, hidden, x, 200 + seed, pool)
+        x = torch.randn(6, in_c, size, size + 1, generator=seeded(100 + seed))
+        got = student.probe(SUITE.probes().exit_head_forward, in_c, classes, hidden, x, 200 + seed, pool)
         expect_shape(got["out"], (6, classes), "ExitHead output")
         head = ref.ExitHead(in_c, classes, hidden, pool).eval()
         with torch.no_grad():
@@ -90,7 +80,7 @@ def exit_head_forward(student):
 @SUITE.test(grade_id="test_ExitHead", points=1, uses=("ExitHead",))
 def exit_head_rejects_bad_input(student):
     """ExitHead raises ValueError for a wrong channel count and for a tensor without a batch axis"""
-    kinds = student.probe(_probes().exit_head_bad_inputs, 6, 4, 8)
+    kinds = student.probe(SUITE.probes().exit_head_bad_inputs, 6, 4, 8)
     expect(kinds[0] == "ValueError", f"a feature map with the wrong number of channels should raise ValueError "
                                      f"(got {kinds[0]})")
     expect(kinds[1] == "ValueError", f"a 3-D tensor (no batch axis) should raise ValueError (got {kinds[1]})")
@@ -107,7 +97,7 @@ def branchy_structure(student):
     """BranchyResNet: an ExitHead after every stage but the last, the backbone classifier last, fresh weights"""
     for classes, in_c, arch in ((3, 1, TINY),
                                 (5, 3, {"base_width": 4, "blocks_per_stage": (1, 2), "stage_strides": (1, 2)})):
-        info = student.probe(_probes().branchy_structure, _branchy_kwargs(classes, in_c, arch))
+        info = student.probe(SUITE.probes().branchy_structure, _branchy_kwargs(classes, in_c, arch))
         expect(all(info["has"]), "BranchyResNet should expose .stem, .stages and .exits")
         stages = len(arch["blocks_per_stage"])
         expect(info["num_stages"] == stages, "BranchyResNet should keep every stage of the ResNet")
@@ -129,8 +119,8 @@ def branchy_structure(student):
 def branchy_heads_read_their_stage(student):
     """forward runs every exit on the output of its own stage and returns the exits' logits in order"""
     for seed, (classes, in_c, size) in enumerate(((3, 1, 12), (4, 2, 16))):
-        x = torch.randn(5, in_c, size, size, generator=_gen(300 + seed))
-        got = student.probe(_probes().branchy_stage_wiring, _branchy_kwargs(classes, in_c, TINY), x)
+        x = torch.randn(5, in_c, size, size, generator=seeded(300 + seed))
+        got = student.probe(SUITE.probes().branchy_stage_wiring, _branchy_kwargs(classes, in_c, TINY), x)
         expect(got["is_list"], "forward should return a list of exit logits")
         expect(len(got["outputs"]) == len(got["by_hand"]), "forward should return one logits tensor per exit")
         for k, ok in enumerate(got["reads_own_stage"]):
@@ -143,7 +133,7 @@ def branchy_heads_read_their_stage(student):
 @SUITE.test(grade_id="test_BranchyResNet", points=1, uses=("BranchyResNet", "ExitHead"))
 def branchy_interface(student):
     """course_lib's exit_costs works on BranchyResNet, and wrong-channel input raises ValueError"""
-    got = student.probe(_probes().branchy_interface, _branchy_kwargs(4, 1, TINY), (1, 16, 16))
+    got = student.probe(SUITE.probes().branchy_interface, _branchy_kwargs(4, 1, TINY), (1, 16, 16))
     costs = got["costs"]
     expect(len(costs) == got["num_exits"] == 3, "exit_costs should give one cost per exit")
     expect(all(b > a for a, b in zip(costs, costs[1:])), "exit costs should grow from exit to exit")
@@ -154,7 +144,7 @@ def branchy_interface(student):
 # -------------------------------------------------------------------------- weighted_exit_loss
 
 def _loss_case(seed: int, exits: int, batch: int, classes: int) -> tuple[list, torch.Tensor]:
-    g = _gen(seed)
+    g = seeded(seed)
     logits = [torch.randn(batch, classes, generator=g) * (1 + k) for k in range(exits)]
     return logits, torch.randint(0, classes, (batch,), generator=g)
 
@@ -162,10 +152,10 @@ def _loss_case(seed: int, exits: int, batch: int, classes: int) -> tuple[list, t
 @SUITE.test(grade_id="test_weighted_exit_loss", points=1, uses=("weighted_exit_loss",))
 def loss_matches_reference(student):
     """weighted_exit_loss = sum over exits of w_n * (batch-mean cross-entropy of exit n)"""
-    ref = _ref()
+    ref = SUITE.reference()
     for seed, (exits, batch, classes) in enumerate(((3, 17, 10), (2, 5, 4), (4, 64, 7))):
         logits, y = _loss_case(400 + seed, exits, batch, classes)
-        weights = (torch.rand(exits, generator=_gen(450 + seed)) * 2 + 0.1).tolist()
+        weights = (torch.rand(exits, generator=seeded(450 + seed)) * 2 + 0.1).tolist()
         got = student.call("weighted_exit_loss", logits, y, weights)
         expect(isinstance(got, torch.Tensor) and got.ndim == 0, "the loss should be a scalar tensor")
         expect_close(got, ref.weighted_exit_loss(logits, y, weights), "weighted loss", atol=1e-5, rtol=1e-5)
@@ -190,7 +180,7 @@ def loss_is_differentiable(student):
     """the loss is a scalar tensor whose gradient reaches every exit in proportion to its weight"""
     logits, y = _loss_case(600, 3, 12, 5)
     weights = [0.3, 0.7, 1.0]
-    got = student.probe(_probes().loss_gradients, logits, y, weights)
+    got = student.probe(SUITE.probes().loss_gradients, logits, y, weights)
     expect(got["tensor_scalar_with_grad"], "the loss should be a 0-dim tensor connected to the logits' graph")
     for k, (grad, w) in enumerate(zip(got["grads"], weights)):
         expect(grad is not None, f"no gradient reached exit {k + 1}")
@@ -202,7 +192,7 @@ def loss_is_differentiable(student):
 def loss_rejects_bad_input(student):
     """weighted_exit_loss raises ValueError for a weight count, label count or logits shape that does not fit"""
     logits, y = _loss_case(700, 3, 8, 4)
-    kinds = student.probe(_probes().loss_bad_inputs, logits, y)
+    kinds = student.probe(SUITE.probes().loss_bad_inputs, logits, y)
     for what, kind in zip(("one weight fewer than exits", "labels of the wrong length", "3-D logits"), kinds):
         expect(kind == "ValueError", f"{what} should raise ValueError (got {kind})")
 
@@ -210,7 +200,7 @@ def loss_rejects_bad_input(student):
 # ---------------------------------------------------------------------------- train_early_exit
 
 def _tiny_loader(seed: int, n: int = 24) -> DataLoader:
-    g = _gen(seed)
+    g = seeded(seed)
     X = torch.rand(n, 1, 12, 12, generator=g)
     y = torch.randint(0, 3, (n,), generator=g)
     return DataLoader(TensorDataset(X, y), batch_size=8, shuffle=False)
@@ -219,7 +209,7 @@ def _tiny_loader(seed: int, n: int = 24) -> DataLoader:
 @SUITE.test(grade_id="test_train_early_exit", points=1, uses=("train_early_exit",))
 def train_leaves_baseline_intact(student):
     """training updates the fresh early-exit model and never the baseline (no alias, no shared storage)"""
-    got = student.probe(_probes().train_side_effects, TRAIN_ARCH, _tiny_loader(800), [0.3, 0.3, 1.0], 801)
+    got = student.probe(SUITE.probes().train_side_effects, TRAIN_ARCH, _tiny_loader(800), [0.3, 0.3, 1.0], 801)
     expect(not got["returned_is_baseline"], "the function returned the baseline instead of the early-exit model")
     expect(got["returned_is_model"], "the function should return the early-exit model it was given (and history)")
     expect(not got["shared_storage"], "the early-exit model shares parameter storage with the baseline: copy "
@@ -233,7 +223,7 @@ def train_leaves_baseline_intact(student):
 @SUITE.test(grade_id="test_train_early_exit", points=1, uses=("train_early_exit",))
 def train_starts_from_baseline_copy(student):
     """before training, the stem, stages and final classifier are copies of the trained baseline's"""
-    got = student.probe(_probes().train_initialisation, TRAIN_ARCH, _tiny_loader(900), [0.3, 0.3, 1.0], 901)
+    got = student.probe(SUITE.probes().train_initialisation, TRAIN_ARCH, _tiny_loader(900), [0.3, 0.3, 1.0], 901)
     expect(got["stem"], "the model's stem does not start from the baseline's weights")
     expect(got["stages"], "the model's stages do not start from the baseline's weights")
     expect(got["classifier"], "the model's last exit does not start from the baseline's classifier")
@@ -244,7 +234,7 @@ def train_starts_from_baseline_copy(student):
 def train_uses_loss_and_weights(student):
     """training calls the given loss on every exit's logits with the given weights, once per batch"""
     weights = [0.7, 0.2, 1.3]
-    got = student.probe(_probes().train_side_effects, TRAIN_ARCH, _tiny_loader(1000, n=32), weights, 1001)
+    got = student.probe(SUITE.probes().train_side_effects, TRAIN_ARCH, _tiny_loader(1000, n=32), weights, 1001)
     expect(got["num_calls"] == 4, "the loss function should be called once per training batch")
     for call in got["calls"]:
         expect(call["num_outputs"] == got["num_exits"], "the loss should receive the logits of every exit")
@@ -258,7 +248,7 @@ def _eval_model(seed: int, classes: int = 4) -> torch.nn.Module:
     """A tiny early-exit model whose BN running statistics are far from any batch's statistics."""
     torch.manual_seed(seed)
     model = cl.models.EarlyExitResNet(classes, 1, **TINY)
-    g = _gen(seed + 1)
+    g = seeded(seed + 1)
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
@@ -272,7 +262,7 @@ def _labels_from(model: torch.nn.Module, X: torch.Tensor, seed: int) -> torch.Te
     model.eval()
     with torch.no_grad():
         pred = model(X)[-1].argmax(1)
-    g = _gen(seed)
+    g = seeded(seed)
     noise = torch.randint(0, model.num_classes, pred.shape, generator=g)
     keep = torch.rand(pred.shape, generator=g) < 0.5
     return torch.where(keep, pred, noise)
@@ -281,9 +271,9 @@ def _labels_from(model: torch.nn.Module, X: torch.Tensor, seed: int) -> torch.Te
 @SUITE.test(grade_id="test_per_exit_accuracy", points=1, uses=("per_exit_accuracy",))
 def accuracy_matches_eval_mode(student):
     """per_exit_accuracy returns one accuracy per exit, measured in eval mode"""
-    ref = _ref()
+    ref = SUITE.reference()
     model = _eval_model(1100)
-    X = torch.rand(40, 1, 12, 12, generator=_gen(1101))
+    X = torch.rand(40, 1, 12, 12, generator=seeded(1101))
     y = _labels_from(model, X, 1102)
     loader = DataLoader(TensorDataset(X, y), batch_size=20)
     model.train()
@@ -298,11 +288,11 @@ def accuracy_matches_eval_mode(student):
 @SUITE.test(grade_id="test_per_exit_accuracy", points=1, uses=("per_exit_accuracy",))
 def accuracy_restores_mode(student):
     """per_exit_accuracy restores the model's train/eval mode and leaves BN statistics untouched"""
-    X = torch.rand(16, 1, 12, 12, generator=_gen(1200))
-    y = torch.randint(0, 4, (16,), generator=_gen(1201))
+    X = torch.rand(16, 1, 12, 12, generator=seeded(1200))
+    y = torch.randint(0, 4, (16,), generator=seeded(1201))
     loader = DataLoader(TensorDataset(X, y), batch_size=8)
     for start in (True, False):
-        got = student.probe(_probes().accuracy_mode_effects, _eval_model(1202), loader, start)
+        got = student.probe(SUITE.probes().accuracy_mode_effects, _eval_model(1202), loader, start)
         expect(got["training_after"] == start and got["uniform_mode"],
                f"a model in {'train' if start else 'eval'} mode should be back in that mode afterwards")
         expect(got["state_unchanged"], "measuring accuracy changed the model's weights or BN statistics")
@@ -311,9 +301,9 @@ def accuracy_restores_mode(student):
 @SUITE.test(grade_id="test_per_exit_accuracy", points=1, uses=("per_exit_accuracy",))
 def accuracy_counts_samples(student):
     """per_exit_accuracy averages over samples, also when the last batch is smaller"""
-    ref = _ref()
+    ref = SUITE.reference()
     model = _eval_model(1300)
-    X = torch.rand(31, 1, 12, 12, generator=_gen(1301))
+    X = torch.rand(31, 1, 12, 12, generator=seeded(1301))
     y = _labels_from(model, X, 1302)
     loader = DataLoader(TensorDataset(X, y), batch_size=9)
     model.eval()
@@ -339,11 +329,11 @@ def _cost_models() -> list:
 @SUITE.test(grade_id="test_per_exit_costs", points=1, uses=("per_exit_costs",))
 def costs_match_reference(student):
     """per_exit_costs = MACs of stem + stages 1..k + every exit head 1..k, at batch 1, counted (not the library's)"""
-    ref = _ref()
+    ref = SUITE.reference()
     for model, shape in _cost_models():
         if not student.has("per_exit_costs"):
             student.call("per_exit_costs", model, shape)  # reports the missing function
-        got = student.probe(_probes().costs_without_library, model, shape)
+        got = student.probe(SUITE.probes().costs_without_library, model, shape)
         expect(got != "library", "per_exit_costs called cl.cost.exit_costs, the library's answer to this exercise: "
                                  "count the MACs yourself with cl.cost.module_macs (stem, each stage, each head)")
         expected = ref.per_exit_costs(model, shape)
@@ -367,6 +357,6 @@ def costs_include_every_head(student):
 def costs_reject_bad_shape(student):
     """per_exit_costs raises ValueError for an input shape that is not one image's (C, H, W)"""
     torch.manual_seed(1500)
-    kinds = student.probe(_probes().costs_bad_shapes, cl.models.EarlyExitResNet(3, 1, **TINY))
+    kinds = student.probe(SUITE.probes().costs_bad_shapes, cl.models.EarlyExitResNet(3, 1, **TINY))
     for what, kind in zip(("a shape with a batch axis", "a shape without a channel axis"), kinds):
         expect(kind == "ValueError", f"{what} should raise ValueError (got {kind})")

@@ -14,23 +14,13 @@ import torch
 import torch.nn.functional as F
 
 from autograder.framework import (StudentError, Suite, TestFailure, expect, expect_close, expect_equal,
-                                  expect_shape, is_close_number)
-from autograder.mutation import load_stem_module
+                                  expect_shape, is_close_number, seeded)
 
 STEM = "03_early_exit"
 SUITE = Suite(STEM)
 
 
-def _ref():
-    return load_stem_module("reference", STEM)
 
-
-def _probes():
-    return load_stem_module("probes", STEM)
-
-
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def _expect_raises(student, name: str, *args, what: str) -> None:
@@ -43,7 +33,7 @@ def _expect_raises(student, name: str, *args, what: str) -> None:
 
 def _exit_logits(seed: int, num_exits: int = 3, n: int = 240, c: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
     """Synthetic exit logits: deeper exits are more often right and more confident, per sample."""
-    g = _gen(seed)
+    g = seeded(seed)
     y = torch.randint(0, c, (n,), generator=g)
     difficulty = torch.rand(n, generator=g)
     logits = []
@@ -61,7 +51,7 @@ def _tiny_model(seed: int):
     torch.manual_seed(seed)
     model = EarlyExitResNet(num_classes=5, in_channels=1, base_width=4, blocks_per_stage=(1, 1, 1),
                             stage_strides=(2, 2, 2))
-    g = _gen(seed + 1)
+    g = seeded(seed + 1)
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, torch.nn.BatchNorm2d):
@@ -75,7 +65,7 @@ def _tiny_model(seed: int):
 
 def _mixed_threshold(model, X) -> float:
     """A threshold far from every sample's entropy at every exit that splits exit 0 and exit 1."""
-    ref = _ref()
+    ref = SUITE.reference()
     with torch.no_grad():
         H = ref.entropy(torch.stack(model.eval()(X)))  # (E, N)
     candidates = torch.quantile(H[0], torch.linspace(0.3, 0.7, 41))
@@ -85,9 +75,9 @@ def _mixed_threshold(model, X) -> float:
 
 def _early_exit_case(seed: int, n: int = 64):
     model = _tiny_model(seed)
-    X = torch.randn(n, 1, 16, 16, generator=_gen(seed + 2))
+    X = torch.randn(n, 1, 16, 16, generator=seeded(seed + 2))
     threshold = _mixed_threshold(model, X)
-    preds, exits = _ref().early_exit_inference(copy.deepcopy(model), X, threshold)
+    preds, exits = SUITE.reference().early_exit_inference(copy.deepcopy(model), X, threshold)
     counts = torch.bincount(exits, minlength=3)
     assert counts[0] > 0 and counts[0] < n and counts[1:].sum() > 0, "test case does not mix exits"
     return model, X, threshold, preds, exits
@@ -98,25 +88,25 @@ def _early_exit_case(seed: int, n: int = 64):
 @SUITE.test(grade_id="test_entropy", points=1, uses=("entropy",))
 def entropy_matches_definition(student) -> None:
     """entropy is the natural-log entropy of the softmax, one value per row (any leading shape)"""
-    g = _gen(31)
+    g = seeded(31)
     for shape, scale in (((50, 10), 1.0), ((7, 3), 4.0), ((3, 20, 6), 2.0), ((1, 2), 0.5)):
         logits = torch.randn(*shape, generator=g) * scale
         out = student.call("entropy", logits)
         expect_shape(out, shape[:-1], f"entropy of logits with shape {shape}")
-        expect_close(out, _ref().entropy(logits), f"entropy of random logits with shape {shape}", atol=1e-5)
+        expect_close(out, SUITE.reference().entropy(logits), f"entropy of random logits with shape {shape}", atol=1e-5)
 
 
 @SUITE.test(grade_id="test_entropy", points=1, uses=("entropy",))
 def entropy_safe_at_zero_probability(student) -> None:
     """entropy is finite and correct when some probabilities underflow to exactly 0"""
-    g = _gen(32)
+    g = seeded(32)
     logits = torch.randn(40, 8, generator=g)
     logits[:20, 0] += 1e4  # softmax puts all mass on class 0, the rest underflows to 0
     logits[20:30, :4] -= 1e4
     out = student.call("entropy", logits)
     expect(isinstance(out, torch.Tensor) and bool(torch.isfinite(out.double()).all()),
            "entropy returned NaN or inf for confident rows (probabilities exactly 0); use log_softmax")
-    expect_close(out, _ref().entropy(logits), "entropy of very confident rows", atol=1e-5)
+    expect_close(out, SUITE.reference().entropy(logits), "entropy of very confident rows", atol=1e-5)
 
 
 # ----------------------------------------------------------------------------- early exit inference
@@ -126,7 +116,7 @@ def early_exit_per_sample_in_order(student) -> None:
     """early exit decides per sample and returns predictions and exits in the original order"""
     for seed in (41, 42):
         model, X, threshold, preds, exits = _early_exit_case(seed)
-        out = student.probe(_probes().early_exit_trace, model, X, threshold)
+        out = student.probe(SUITE.probes().early_exit_trace, model, X, threshold)
         for key, expected in (("preds", preds), ("exit_index", exits)):
             value = out[key]
             expect(isinstance(value, torch.Tensor), f"{key} should be a tensor")
@@ -140,7 +130,7 @@ def early_exit_per_sample_in_order(student) -> None:
 def early_exit_compacts_batch(student) -> None:
     """samples that left at an exit are not processed by later stages or heads"""
     model, X, threshold, _, exits = _early_exit_case(43, n=80)
-    out = student.probe(_probes().early_exit_trace, model, X, threshold)
+    out = student.probe(SUITE.probes().early_exit_trace, model, X, threshold)
     for k in range(3):
         remaining = int((exits >= k).sum())
         expect(out["stage_counts"][k] == remaining,
@@ -156,7 +146,7 @@ def early_exit_uses_eval_mode(student) -> None:
     """early exit runs the model in eval mode even when it is handed a model in train mode"""
     model, X, threshold, preds, exits = _early_exit_case(44)
     model.train()
-    out = student.probe(_probes().early_exit_trace, model, X, threshold)
+    out = student.probe(SUITE.probes().early_exit_trace, model, X, threshold)
     expect(not out["any_train_mode"], "some layers ran in train mode; call model.eval() before inference")
     expect_equal(out["exit_index"], exits, "exit index per sample for a model handed over in train mode")
     expect_equal(out["preds"], preds, "predictions for a model handed over in train mode")
@@ -167,13 +157,13 @@ def early_exit_uses_eval_mode(student) -> None:
 @SUITE.test(grade_id="test_exit_costs_from_parts", points=1, uses=("exit_costs_from_parts",))
 def exit_costs_include_every_head(student) -> None:
     """the cost of exit k adds stages 1..k and every exit head 1..k"""
-    g = _gen(51)
+    g = seeded(51)
     for num_exits in (1, 3, 5):
         stages = torch.randint(1000, 100000, (num_exits,), generator=g)
         heads = torch.randint(100, 5000, (num_exits,), generator=g)
         out = student.call("exit_costs_from_parts", stages.tolist(), heads.tolist())
         value = torch.as_tensor(out) if isinstance(out, (list, tuple)) else out
-        expect_close(value, _ref().exit_costs_from_parts(stages.tolist(), heads.tolist()),
+        expect_close(value, SUITE.reference().exit_costs_from_parts(stages.tolist(), heads.tolist()),
                      f"cumulative costs for {num_exits} exits", atol=1e-6, rtol=0)
 
 
@@ -188,14 +178,14 @@ def exit_costs_reject_mismatch(student) -> None:
 @SUITE.test(grade_id="test_expected_cost", points=1, uses=("expected_cost",))
 def expected_cost_weights_samples(student) -> None:
     """expected cost averages each sample's exit cost (exits weighted by how many samples take them)"""
-    g = _gen(61)
+    g = seeded(61)
     for n, num_exits in ((100, 3), (37, 4), (5, 2)):
         probs = torch.rand(num_exits, generator=g) ** 3 + 0.01
         exit_index = torch.multinomial(probs, n, replacement=True, generator=g)
         costs = torch.sort(torch.randint(1000, 10**6, (num_exits,), generator=g)).values.tolist()
         out = student.call("expected_cost", exit_index, costs)
         expect(isinstance(out, float), f"expected_cost should return a Python float, got {type(out).__name__}")
-        expect(is_close_number(out, _ref().expected_cost(exit_index, costs), 1e-6 * max(costs)),
+        expect(is_close_number(out, SUITE.reference().expected_cost(exit_index, costs), 1e-6 * max(costs)),
                f"wrong expected cost for {n} samples over {num_exits} exits")
 
 
@@ -213,7 +203,7 @@ _THRESHOLDS = [0.0, 0.05, 0.2, 0.5, 0.8, 1.1, 1.4, 1.7, 2.0, 1e9]
 
 
 def _sweep(student, *args):
-    out = student.probe(_probes().call_isolated, "threshold_sweep", ("entropy",), *args)
+    out = student.probe(SUITE.probes().call_isolated, "threshold_sweep", ("entropy",), *args)
     expect(isinstance(out, (tuple, list)) and len(out) == 2, "threshold_sweep should return (accuracy, cost)")
     return out
 
@@ -225,7 +215,7 @@ def sweep_matches_per_sample_rule(student) -> None:
     for seed in (71, 72):
         logits, y = _exit_logits(seed)
         acc, cost = _sweep(student, logits, y, _THRESHOLDS, costs)
-        ref_acc, ref_cost = _ref().threshold_sweep(logits, y, _THRESHOLDS, costs)
+        ref_acc, ref_cost = SUITE.reference().threshold_sweep(logits, y, _THRESHOLDS, costs)
         expect_close(acc, ref_acc, "accuracy per threshold", atol=1e-9, rtol=0)
         expect_close(cost, ref_cost, "mean cost per threshold", atol=1e-3, rtol=1e-9)
 
@@ -247,7 +237,7 @@ def sweep_extreme_thresholds(student) -> None:
 # ------------------------------------------------------------------------------- choose threshold
 
 def _choose(student, *args):
-    out = student.probe(_probes().call_isolated, "choose_threshold", ("entropy", "threshold_sweep"), *args)
+    out = student.probe(SUITE.probes().call_isolated, "choose_threshold", ("entropy", "threshold_sweep"), *args)
     expect(isinstance(out, dict), "choose_threshold should return a dict")
     for key in ("threshold", "val_acc", "val_cost", "test_acc", "test_cost"):
         expect(key in out and isinstance(out[key], (int, float)) and not isinstance(out[key], bool),
@@ -256,7 +246,7 @@ def _choose(student, *args):
 
 
 def _check_choice(out, val, test, thresholds, costs, budget, context: str) -> None:
-    ref = _ref()
+    ref = SUITE.reference()
     expected = ref.choose_threshold(*val, *test, thresholds, costs, budget)
     v_acc, v_cost = ref.threshold_sweep(*val, [out["threshold"]], costs)
     t_acc, t_cost = ref.threshold_sweep(*test, [out["threshold"]], costs)
@@ -297,7 +287,7 @@ def choose_respects_budget(student) -> None:
 # ------------------------------------------------------------------------------- temperature
 
 def _calibration_data(seed: int, scale: float, n: int = 2000, c: int = 10):
-    g = _gen(seed)
+    g = seeded(seed)
     z = torch.randn(n, c, generator=g) * 2.0
     y = torch.multinomial(torch.softmax(z, 1), 1, generator=g)[:, 0]
     return z * scale, y
@@ -311,7 +301,7 @@ def _check_temperature(student, logits, y, context: str) -> None:
     out = student.call("fit_temperature", logits, y)
     expect(isinstance(out, float) and math.isfinite(out) and out > 0,
            f"fit_temperature should return a positive Python float ({context})")
-    best = _ref().fit_temperature(logits, y)
+    best = SUITE.reference().fit_temperature(logits, y)
     expect(_nll(logits, y, out) <= _nll(logits, y, best) + 1e-4 and abs(out - best) <= 0.02 * best,
            f"the temperature does not minimise the validation NLL of softmax(logits / T) ({context})")
 
@@ -334,7 +324,7 @@ def temperature_below_one(student) -> None:
 # ------------------------------------------------------------------------------- overthinking
 
 def _overthinking_data(seed: int, num_exits: int = 4, n: int = 300, c: int = 4):
-    g = _gen(seed)
+    g = seeded(seed)
     y = torch.randint(0, c, (n,), generator=g)
     logits = torch.randn(num_exits, n, c, generator=g)
     logits += 1.2 * F.one_hot(y, c)[None] * torch.rand(num_exits, n, 1, generator=g)
@@ -348,7 +338,7 @@ def oracle_stops_at_first_correct_exit(student) -> None:
         logits, y = _overthinking_data(seed)
         out = student.call("overthinking", logits, y)
         expect(isinstance(out, dict) and "oracle_exit" in out, "overthinking should return a dict with 'oracle_exit'")
-        expect_equal(torch.as_tensor(out["oracle_exit"]).long(), _ref().overthinking(logits, y)["oracle_exit"],
+        expect_equal(torch.as_tensor(out["oracle_exit"]).long(), SUITE.reference().overthinking(logits, y)["oracle_exit"],
                      "oracle exit per sample")
 
 
@@ -359,7 +349,7 @@ def overthinking_fractions(student) -> None:
         logits, y = _overthinking_data(seed, num_exits=3, n=500, c=3)
         out = student.call("overthinking", logits, y)
         expect(isinstance(out, dict), "overthinking should return a dict")
-        expected = _ref().overthinking(logits, y)
+        expected = SUITE.reference().overthinking(logits, y)
         for key in ("wasteful", "destructive"):
             expect(key in out and is_close_number(out[key], expected[key], 1e-9),
                    f"wrong {key} fraction (a fraction of all samples, as a float)")
@@ -375,7 +365,7 @@ def confusion_matches_sdn(student) -> None:
     train = train * 1.5
     out = student.call("confusion_scores", logits, train)
     expect_shape(out, (120,), "confusion scores")
-    expect_close(out, _ref().confusion_scores(logits, train), "confusion scores", atol=1e-5, rtol=1e-4)
+    expect_close(out, SUITE.reference().confusion_scores(logits, train), "confusion scores", atol=1e-5, rtol=1e-4)
 
 
 @SUITE.test(grade_id="test_confusion_scores", points=1, uses=("confusion_scores",))

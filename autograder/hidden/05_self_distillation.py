@@ -4,18 +4,11 @@ from __future__ import annotations
 import torch
 
 from autograder.framework import Suite, expect, expect_close
-from autograder.mutation import load_stem_module
 
 SUITE = Suite("05_self_distillation")
 STEM = "05_self_distillation"
 
 
-def _ref():
-    return load_stem_module("reference", STEM)
-
-
-def _probes():
-    return load_stem_module("probes", STEM)
 
 
 def _logits(seed: int, n: int, c: int, scale: float = 3.0, k: int | None = None) -> torch.Tensor:
@@ -50,7 +43,7 @@ def distillation_value(student):
         out = student.call("distillation_loss", s, t, T)
         expect(isinstance(out, torch.Tensor) and out.numel() == 1,
                "distillation_loss should return a scalar tensor")
-        expect_close(out.reshape(()), _ref().distillation_loss(s, t, T),
+        expect_close(out.reshape(()), SUITE.reference().distillation_loss(s, t, T),
                      f"distillation loss of random logits at T={T}", atol=1e-6, rtol=1e-4)
 
 
@@ -59,10 +52,10 @@ def distillation_gradients(student):
     """the teacher gets no gradient and the student's gradient is right"""
     s, t = _logits(300, 24, 10), _logits(301, 24, 10)
     for T in (1.0, 4.0):
-        got = student.probe(_probes().distillation_run, s, t, T)
+        got = student.probe(SUITE.probes().distillation_run, s, t, T)
         expect(_is_zero(got["teacher_grad"]),
                "the teacher logits received a gradient: the teacher must be detached")
-        _, (grad_s, _) = _ref_grads(_ref().distillation_loss, s, t, T=T)
+        _, (grad_s, _) = _ref_grads(SUITE.reference().distillation_loss, s, t, T=T)
         expect(got["student_grad"] is not None, "the student logits received no gradient")
         expect_close(got["student_grad"], grad_s, f"gradient with respect to the student logits at T={T}",
                      atol=1e-7, rtol=1e-4)
@@ -75,11 +68,11 @@ def distillation_stable_and_checked(student):
     out = student.call("distillation_loss", s, t, 2.0)
     expect(isinstance(out, torch.Tensor) and bool(torch.isfinite(out).all()),
            "distillation_loss is not finite for large logits (use log_softmax, not log of softmax)")
-    expect_close(out.reshape(()), _ref().distillation_loss(s, t, 2.0), "distillation loss of large logits",
+    expect_close(out.reshape(()), SUITE.reference().distillation_loss(s, t, 2.0), "distillation loss of large logits",
                  atol=1e-5, rtol=1e-4)
     same = student.call("distillation_loss", s, s.clone(), 2.0)
     expect(abs(float(same)) < 1e-8, "the distillation loss of a student equal to its teacher should be 0")
-    probe = _probes().error_name
+    probe = SUITE.probes().error_name
     bad = [((_logits(1, 8, 10), _logits(2, 8, 5), 2.0), "student and teacher logits of different shapes"),
            ((_logits(1, 8, 10)[0], _logits(2, 8, 10)[0], 2.0), "1-D logits"),
            ((_logits(1, 8, 10), _logits(2, 8, 10), 0.0), "T = 0")]
@@ -96,7 +89,7 @@ def _sd_case(seed: int, k: int, n: int = 20, c: int = 10):
 
 
 def _ref_sd(logits, y, alpha, T, features=None, hint_weight=0.0):
-    ref = _ref()
+    ref = SUITE.reference()
     leaves = [z.detach().clone().requires_grad_(True) for z in logits]
     feats = None if features is None else [f.detach().clone().requires_grad_(True) for f in features]
     loss = ref.self_distillation_loss(leaves, y, alpha, T, features=feats, hint_weight=hint_weight)
@@ -109,7 +102,7 @@ def self_distillation_value(student):
     """the objective matches (1-alpha) CE on every exit + alpha KD from the deepest into each shallower one"""
     for i, (k, alpha, T) in enumerate([(3, 0.5, 3.0), (4, 0.3, 2.0), (2, 0.8, 1.0), (5, 0.1, 4.0)]):
         logits, y = _sd_case(500 + i, k)
-        got = student.probe(_probes().self_distillation_run, logits, y, alpha, T)
+        got = student.probe(SUITE.probes().self_distillation_run, logits, y, alpha, T)
         want, _, _ = _ref_sd(logits, y, alpha, T)
         expect_close(got["loss"], want, f"objective with {k} exits, alpha={alpha}, T={T}", atol=1e-6, rtol=1e-5)
 
@@ -119,7 +112,7 @@ def self_distillation_gradients(student):
     """each exit gets the right gradient; the deepest exit learns from the labels only"""
     for i, (k, alpha, T) in enumerate([(3, 0.5, 3.0), (4, 0.7, 2.0)]):
         logits, y = _sd_case(600 + i, k)
-        got = student.probe(_probes().self_distillation_run, logits, y, alpha, T)
+        got = student.probe(SUITE.probes().self_distillation_run, logits, y, alpha, T)
         _, want, _ = _ref_sd(logits, y, alpha, T)
         for j in range(k):
             expect(got["grads"][j] is not None, f"exit {j + 1} of {k} received no gradient")
@@ -133,7 +126,7 @@ def self_distillation_alpha_limits(student):
     """alpha = 0 gives the plain sum of cross-entropies, alpha = 1 pure distillation"""
     logits, y = _sd_case(700, 3)
     for alpha in (0.0, 1.0, 0.25):
-        got = student.probe(_probes().self_distillation_run, logits, y, alpha, 3.0)
+        got = student.probe(SUITE.probes().self_distillation_run, logits, y, alpha, 3.0)
         want, _, _ = _ref_sd(logits, y, alpha, 3.0)
         expect_close(got["loss"], want, f"objective at alpha={alpha}", atol=1e-6, rtol=1e-5)
 
@@ -143,7 +136,7 @@ def self_distillation_feature_hint(student):
     """the feature hint pulls shallow features towards the detached deepest ones, scaled by hint_weight"""
     logits, y = _sd_case(800, 3)
     feats = list(_logits(801, 20, 6, scale=1.0, k=3).unbind(0))
-    probe = _probes().self_distillation_run
+    probe = SUITE.probes().self_distillation_run
     plain = student.probe(probe, logits, y, 0.5, 3.0)
     off = student.probe(probe, logits, y, 0.5, 3.0, features=feats, hint_weight=0.0)
     expect_close(off["loss"], plain["loss"], "objective with features but hint_weight=0", atol=1e-7, rtol=1e-6)
@@ -156,7 +149,7 @@ def self_distillation_feature_hint(student):
         for j in range(len(feats) - 1):
             expect(fg[j] is not None, f"the features of exit {j + 1} received no gradient")
             expect_close(fg[j], want_f[j], f"hint gradient of exit {j + 1}'s features", atol=1e-7, rtol=1e-4)
-    bad = student.probe(_probes().error_name, "self_distillation_loss", logits, y, 0.5, 3.0,
+    bad = student.probe(SUITE.probes().error_name, "self_distillation_loss", logits, y, 0.5, 3.0,
                         features=feats[:2], hint_weight=1.0)
     expect(bad == "ValueError", f"self_distillation_loss should raise ValueError when features has the wrong "
                                 f"number of entries (got {bad})")
@@ -178,7 +171,7 @@ def train_fresh_seeded_model(student):
     """a fresh model per call, initialised from the seed: same seed, same weights; other seed, other weights"""
     cfg = {"name": "probe", "objective": "sum_ce"}
     runs = [_run("sum_ce", cfg, 3, 1), _run("sum_ce", cfg, 3, 1), _run("sum_ce", cfg, 4, 1)]
-    got = student.probe(_probes().train_runs, runs, False)
+    got = student.probe(SUITE.probes().train_runs, runs, False)
     expect(all(r["state"] for r in got), "the returned model has no weights")
     expect(_same_state(got[0]["state"], got[1]["state"]),
            "two runs with the same seed, objective and data ended with different weights: seed the run "
@@ -194,7 +187,7 @@ def train_cache_key_includes_run(student):
     b = {"name": "probe", "objective": "first_exit_ce"}
     runs = [_run("sum_ce", a, 5, 1), _run("first_exit_ce", b, 5, 1), _run("sum_ce", a, 6, 1),
             _run("sum_ce", a, 5, 1)]
-    got = student.probe(_probes().train_runs, runs, True)
+    got = student.probe(SUITE.probes().train_runs, runs, True)
     expect(not _same_state(got[0]["state"], got[1]["state"]),
            "a run with another objective loaded the first run's checkpoint: put the objective's config "
            "into the config given to fit")
@@ -208,7 +201,7 @@ def train_cache_key_includes_run(student):
 def train_uses_loss_and_budget(student):
     """trains with the given loss for exactly num_epochs epochs on a model shaped like the data"""
     cfg = {"name": "probe", "objective": "first_exit_ce"}
-    got = student.probe(_probes().train_runs, [_run("first_exit_ce", cfg, 7, 0), _run("first_exit_ce", cfg, 7, 2)],
+    got = student.probe(SUITE.probes().train_runs, [_run("first_exit_ce", cfg, 7, 0), _run("first_exit_ce", cfg, 7, 2)],
                         False)
     expect(got[1]["num_records"] == 2, "the history should hold one record per epoch of the requested budget")
     before, after = got[0]["state"], got[1]["state"]
