@@ -12,6 +12,8 @@ PY="${VENV_PYTHON:-$ROOT/.venv/bin/python}"
 CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 
 log() { echo "[install_browser] $*"; }
+# shellcheck source=scripts/apt_install.sh
+source "$ROOT/scripts/apt_install.sh"
 
 if [ ! -x "$PY" ]; then
     log "no Python at $PY (run scripts/setup.sh first, or set VENV_PYTHON)"
@@ -21,23 +23,7 @@ fi
 if [ -x "$CHROMIUM" ]; then
     log "chromium present: $("$CHROMIUM" --version 2>/dev/null || echo "$CHROMIUM")"
 else
-    if [ "$(id -u)" -eq 0 ]; then
-        SUDO=""
-    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-        SUDO="sudo -n"
-    else
-        log "chromium is missing and this user cannot run apt-get (not root, no passwordless sudo)"
-        exit 3
-    fi
-    if ! command -v apt-get >/dev/null 2>&1; then
-        log "chromium is missing and apt-get is not available (not a Debian/Ubuntu machine)"
-        exit 3
-    fi
-    log "installing chromium with apt-get (a few minutes the first time)"
-    # Wait for another apt/dpkg run to finish instead of failing on its lock.
-    export DEBIAN_FRONTEND=noninteractive
-    $SUDO apt-get -o DPkg::Lock::Timeout=300 update -q
-    $SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends chromium fonts-dejavu-core
+    apt_install chromium chromium fonts-dejavu-core
     if [ ! -x "$CHROMIUM" ]; then
         log "apt-get finished but $CHROMIUM does not exist (on Ubuntu, chromium is a snap: use a Debian image)"
         exit 3

@@ -4,24 +4,11 @@
 # installed or does not work here (the grader then falls back to process isolation and says so).
 set -euo pipefail
 log() { echo "[install_sandbox] $*"; }
+# shellcheck source=scripts/apt_install.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt_install.sh"
 
 if ! command -v bwrap >/dev/null 2>&1 && [ ! -x /usr/bin/bwrap ]; then
-    if [ "$(id -u)" -eq 0 ]; then
-        SUDO=""
-    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-        SUDO="sudo -n"
-    else
-        log "bubblewrap is missing and this user cannot run apt-get (not root, no passwordless sudo)"
-        exit 3
-    fi
-    if ! command -v apt-get >/dev/null 2>&1; then
-        log "bubblewrap is missing and apt-get is not available (install the 'bubblewrap' package by hand)"
-        exit 3
-    fi
-    log "installing bubblewrap with apt-get"
-    export DEBIAN_FRONTEND=noninteractive
-    $SUDO apt-get -o DPkg::Lock::Timeout=300 update -q
-    $SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends bubblewrap
+    apt_install bubblewrap bubblewrap
 fi
 BWRAP="$(command -v bwrap || echo /usr/bin/bwrap)"
 log "bubblewrap present: $("$BWRAP" --version)"

@@ -10,9 +10,6 @@ from autograder.framework import (StudentError, Suite, TestFailure, expect, expe
                                   expect_shape)
 
 SUITE = Suite("01_prediction_depth")
-STEM = "01_prediction_depth"
-
-
 
 
 def _expect_value_error(student, name: str, args: tuple, kwargs: dict, what: str) -> None:

@@ -14,14 +14,10 @@ import course_lib as cl
 from autograder.framework import Suite, expect, expect_close, expect_equal, expect_shape, seeded
 
 SUITE = Suite("02_branchynet")
-STEM = "02_branchynet"
 TINY = {"base_width": 4, "blocks_per_stage": (1, 1, 1), "stage_strides": (2, 2, 2)}
 # Training probes use width 8 and no augmentation: they look at side effects (what changed, what the loss
 # received), not at accuracy, and width 8 keeps clear of a torch 2.15 CPU abort in conv backward at width 4.
 TRAIN_ARCH = {"base_width": 8, "blocks_per_stage": (1, 1, 1), "stage_strides": (2, 2, 2)}
-
-
-
 
 
 # ------------------------------------------------------------------------------------ ExitHead

@@ -16,11 +16,7 @@ import torch.nn.functional as F
 from autograder.framework import (StudentError, Suite, TestFailure, expect, expect_close, expect_equal,
                                   expect_shape, is_close_number, seeded)
 
-STEM = "03_early_exit"
-SUITE = Suite(STEM)
-
-
-
+SUITE = Suite("03_early_exit")
 
 
 def _expect_raises(student, name: str, *args, what: str) -> None:

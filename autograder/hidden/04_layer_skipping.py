@@ -7,10 +7,6 @@ from autograder.framework import (Suite, TestFailure, as_tensor, expect, expect_
                                   seeded)
 
 SUITE = Suite("04_layer_skipping")
-STEM = "04_layer_skipping"
-
-
-
 
 
 def _gumbel(shape: tuple, g: torch.Generator) -> torch.Tensor:

@@ -6,9 +6,6 @@ import torch
 from autograder.framework import Suite, expect, expect_close
 
 SUITE = Suite("05_self_distillation")
-STEM = "05_self_distillation"
-
-
 
 
 def _logits(seed: int, n: int, c: int, scale: float = 3.0, k: int | None = None) -> torch.Tensor:
