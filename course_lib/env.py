@@ -12,6 +12,9 @@ import torch
 
 __all__ = [
     "SIZE_ENV_VAR",
+    "TRAIN_CAP_ENV_VAR",
+    "TrainCap",
+    "train_cap",
     "get_device",
     "set_seed",
     "run_size",
@@ -22,6 +25,7 @@ __all__ = [
 ]
 
 SIZE_ENV_VAR = "COURSE_SIZE"
+TRAIN_CAP_ENV_VAR = "COURSE_TRAIN_CAP"
 _SIZES = ("small", "full")
 _printed_device = False
 _current_stem: str | None = None
@@ -68,6 +72,37 @@ def run_size() -> str:
         raise ValueError(f"{SIZE_ENV_VAR}={size!r} is not a run size; use one of {_SIZES} "
                          f"(small: embedded data on a CPU, full: torchvision data on a GPU).")
     return size
+
+
+@dataclass(frozen=True)
+class TrainCap:
+    """A cap on every `fit` call for smoke tests: at most `epochs` epochs of at most `steps` optimiser steps."""
+
+    epochs: int
+    steps: int
+
+    def __str__(self) -> str:
+        return f"{self.epochs}:{self.steps}"
+
+
+def train_cap() -> TrainCap | None:
+    """The smoke-test cap from COURSE_TRAIN_CAP ("EPOCHS:STEPS", e.g. "1:3"), or None when unset.
+
+    Used by the full-size smoke test to run every notebook at full-size shapes in minutes on a CPU; the
+    numbers such a run prints are meaningless. `fit` applies it and keys its checkpoint cache on it.
+    """
+    raw = os.environ.get(TRAIN_CAP_ENV_VAR, "").strip()
+    if not raw:
+        return None
+    parts = raw.split(":")
+    try:
+        epochs, steps = (int(parts[0]), int(parts[1])) if len(parts) == 2 else (int(parts[0]), 0)
+    except ValueError:
+        epochs = steps = -1
+    if len(parts) > 2 or epochs < 1 or steps < 0 or (len(parts) == 2 and steps < 1):
+        raise ValueError(f"{TRAIN_CAP_ENV_VAR}={raw!r} is not a cap; use 'EPOCHS:STEPS' with positive integers "
+                         f"(e.g. '1:3': one epoch of at most three steps per fit call), or unset it.")
+    return TrainCap(epochs=epochs, steps=steps or 10**9)
 
 
 def pick(small: T, full: T) -> T:
