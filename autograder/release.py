@@ -25,6 +25,7 @@ from typing import Callable, Iterable, Mapping
 import nbformat
 from nbformat import NotebookNode
 
+from autograder import publishing
 from autograder.framework import Suite, load_suite
 
 __all__ = [
@@ -48,6 +49,8 @@ __all__ = [
     "make_release",
     "release_text",
     "write_release",
+    "stamp_repo",
+    "build_wheel",
     "check_repo",
     "main",
 ]
@@ -293,6 +296,7 @@ def write_release(stems: Iterable[str] | None = None, root: Path = ROOT,
                   suite: Suite | None | SuiteLookup = _default_suite) -> list[Path]:
     """Validate and write notebooks/<stem>.ipynb for each stem; raise ReleaseError on invalid sources."""
     root = Path(root)
+    stamp_repo(root)
     stems = list(stems) if stems is not None else solution_stems(root)
     problems: list[str] = []
     texts: dict[str, str] = {}
@@ -313,6 +317,69 @@ def write_release(stems: Iterable[str] | None = None, root: Path = ROOT,
             path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
+
+
+# ---------------------------------------------------------------------------------------------
+# Stamping the install source (pyproject.toml [tool.course]) into the files that name it
+
+def _stamped_files(root: Path) -> dict[Path, str]:
+    """{path: text it should have} for every file the publication settings are stamped into (empty without them)."""
+    info = publishing.course_info(root)
+    if info is None:
+        return {}
+    wanted: dict[Path, str] = {root / publishing.RELEASE_INFO_PATH: publishing.release_info_text(info)}
+    for stem in solution_stems(root):
+        path = root / "solutions" / f"{stem}.ipynb"
+        nb = read_notebook(path)
+        publishing.stamp_notebook(nb, stem, info)
+        wanted[path] = notebook_json(nb)
+    grading = root / publishing.GRADING_NOTEBOOK
+    if grading.exists():
+        nb = read_notebook(grading)
+        for cell in nb.cells:
+            if cell.get("id") == "install":
+                cell.source = publishing.grading_install_source(info)
+        nb.metadata.setdefault("course", {})["version"] = info.version
+        wanted[grading] = notebook_json(nb)
+    for rel in publishing.LINKED_DOCS:
+        if (root / rel).exists():
+            wanted[root / rel] = publishing.stamp_links((root / rel).read_text(encoding="utf-8"), info)
+    return wanted
+
+
+def _read_or_none(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8") if path.exists() else None
+
+
+def stamp_repo(root: Path = ROOT) -> list[Path]:
+    """Write the install source and version into setup cells, badges, links and release_info; return changed files."""
+    changed = []
+    for path, text in _stamped_files(Path(root)).items():
+        if _read_or_none(path) != text:
+            path.write_text(text, encoding="utf-8")
+            changed.append(path)
+    return changed
+
+
+def build_wheel(out_dir: Path, root: Path = ROOT) -> Path:
+    """Build the installable course package (a wheel an instructor can host, e.g. on Drive) into out_dir."""
+    import subprocess
+    import sys
+
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    before = set(out_dir.glob("*.whl"))
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                           "-w", str(out_dir), str(Path(root).resolve())], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise ReleaseError(f"pip wheel failed:\n{(done.stdout + done.stderr).strip()[-2000:]}")
+    info = publishing.course_info(Path(root))
+    version = info.version if info else "*"
+    wheels = sorted(out_dir.glob(f"dynamic_inference_course-{version}-*.whl"), key=lambda p: p.stat().st_mtime)
+    if not wheels:
+        raise ReleaseError(f"pip wheel finished but wrote no course wheel into {out_dir} "
+                           f"(new files: {sorted(p.name for p in set(out_dir.glob('*.whl')) - before)})")
+    return wheels[-1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -360,6 +427,15 @@ def check_repo(root: Path = ROOT, suite: Suite | None | SuiteLookup = _default_s
     stems = solution_stems(root)
     if not stems:
         problems.append("solutions/: no NN_topic.ipynb notebooks")
+    try:
+        stamped = _stamped_files(root)
+    except (ValueError, ReleaseError) as err:
+        problems.append(f"pyproject.toml [tool.course]: {err}")
+        stamped = {}
+    for path, text in stamped.items():
+        if _read_or_none(path) != text:
+            problems.append(f"{path.relative_to(root)} does not carry the install source and version of "
+                            f"pyproject.toml [tool.course] (run `python -m autograder release`)")
     for stem in stems:
         rel = f"solutions/{stem}.ipynb"
         try:
@@ -407,6 +483,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true",
                         help="regenerate in memory and fail on any difference, marker or committed output")
     parser.add_argument("--stems", nargs="+", help="only these notebook stems (default: all in solutions/)")
+    parser.add_argument("--wheel", type=Path, nargs="?", const=ROOT / "dist", metavar="DIR",
+                        help="also build the installable course package into DIR (default dist/): host it "
+                             "(e.g. on Drive) and point COURSE_INSTALL at it")
     parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.check:
@@ -427,4 +506,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for path in written:
         print(f"wrote {path.relative_to(args.root)}")
+    if args.wheel is not None:
+        try:
+            wheel = build_wheel(args.wheel, args.root)
+        except ReleaseError as err:
+            print(f"release FAILED: {err}")
+            return 1
+        print(f"wrote {wheel}\n  in a notebook: %env COURSE_INSTALL={wheel}   (a cell above the setup cell)")
     return 0

@@ -41,8 +41,6 @@ __all__ = ["check", "hint", "solution", "SelfCheckReport", "available_stems", "l
 
 ROOT = Path(__file__).resolve().parent.parent
 HINTS_DIR = Path(__file__).resolve().parent / "hints"
-REPO_URL = "https://github.com/dynamic-inference-course/course-kit"
-COLAB_URL = "https://colab.research.google.com/github/dynamic-inference-course/course-kit/blob/main/{folder}/{stem}.ipynb"
 DEFAULT_TEST_TIMEOUT = 60.0  # the grader's default --test-timeout
 
 # What this kernel has done so far: tests checked per (stem, function) and the hint level shown.
@@ -369,9 +367,12 @@ def reset_progress() -> None:
 
 def colab_url(stem: str, folder: str = "solutions") -> str:
     """The Colab link of a notebook in the course repository (folder: solutions or notebooks)."""
+    from autograder.publishing import colab_url as publication_url
+    from course_lib import release_info
+
     if folder not in ("solutions", "notebooks"):
         raise ValueError(f"folder must be 'solutions' or 'notebooks', got {folder!r}")
-    return COLAB_URL.format(folder=folder, stem=stem)
+    return publication_url(release_info.REPOSITORY, release_info.BRANCH, stem, folder)
 
 
 def _stem_of_function(name: str, stem: str | None) -> str:

@@ -2,8 +2,8 @@
 
 Importing the package runs nothing: no downloads, no device probing, no prints.
 """
-from course_lib import checks, cost, data, env, models, plots, timing, training
+from course_lib import checks, cost, data, env, models, plots, release_info, timing, training
 
-__version__ = "0.1.0"
+__version__ = release_info.VERSION
 
-__all__ = ["__version__", "checks", "cost", "data", "env", "models", "plots", "timing", "training"]
+__all__ = ["__version__", "checks", "cost", "data", "env", "models", "plots", "release_info", "timing", "training"]

@@ -20,7 +20,9 @@ __all__ = [
     "run_size",
     "pick",
     "setup_notebook",
+    "CourseSetupError",
     "VersionMismatchError",
+    "install_command",
     "current_stem",
 ]
 
@@ -32,7 +34,15 @@ _current_stem: str | None = None
 T = TypeVar("T")
 
 
-class VersionMismatchError(RuntimeError):
+class CourseSetupError(RuntimeError):
+    """A setup problem with a message meant for a person: IPython and Colab show the message, not a traceback."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {line}" if i == 0 else line
+                for i, line in enumerate(str(self).splitlines())]
+
+
+class VersionMismatchError(CourseSetupError):
     """The installed course_lib is not the version the notebook was written for."""
 
 
@@ -125,17 +135,28 @@ def current_stem() -> str | None:
     return _current_stem
 
 
-def setup_notebook(stem: str, expected_version: str | None = None) -> NotebookInfo:
-    """Check the library version, then print device, run size and versions (the setup cell's work)."""
+def install_command(source: str | None = None) -> str:
+    """The notebook command that reinstalls the course package from `source` (default: where this one came from)."""
+    from course_lib import release_info
+
+    source = os.environ.get("COURSE_INSTALL") or source or release_info.INSTALL_SPEC
+    return f'%pip install --no-deps --force-reinstall "{source}"'
+
+
+def setup_notebook(stem: str, expected_version: str | None = None, source: str | None = None) -> NotebookInfo:
+    """Check the library version, then print device, run size and versions (the setup cell's work).
+
+    `source` is the notebook's install source, used in the advice when the installed version differs.
+    """
     import course_lib
 
     global _current_stem
     _current_stem = stem
     if expected_version is not None and course_lib.__version__ != expected_version:
         raise VersionMismatchError(
-            f"This notebook was written for course_lib {expected_version}, but {course_lib.__version__} "
-            f"is installed. Reinstall the matching version (see the README, 'Setup'), then restart "
-            f"the kernel.")
+            f"this notebook was written for course_lib {expected_version}, but {course_lib.__version__} is "
+            f"installed.\nReinstall it: run this in a new cell, then restart the runtime (Colab: Runtime > Restart session) and "
+            f"run the setup cell again:\n    {install_command(source)}")
     import matplotlib
     import sklearn
 
@@ -149,7 +170,11 @@ def setup_notebook(stem: str, expected_version: str | None = None) -> NotebookIn
     }
     device = get_device(verbose=False)
     size = run_size()
-    print(f"[{stem}] run size: {size} (set {SIZE_ENV_VAR}=full on a GPU for the full size)")
+    print(f"[{stem}] run size: {size} (for the full size on a GPU runtime, run `%env {SIZE_ENV_VAR}=full` in a "
+          f"cell above the setup cell)")
     print(f"[{stem}] device: {device}" + (f" ({torch.cuda.get_device_name(0)})" if device.type == "cuda" else ""))
     print(f"[{stem}] versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    if size == "full" and device.type == "cpu":
+        print(f"[{stem}] WARNING: {SIZE_ENV_VAR}=full on a CPU means hours of training. Use a GPU runtime (Colab: "
+              f"Runtime > Change runtime type > T4 GPU), or unset {SIZE_ENV_VAR} for the small size.")
     return NotebookInfo(stem=stem, size=size, device=device, versions=versions)
