@@ -1,6 +1,6 @@
 """Execute solution notebooks top to bottom with nbclient at the current run size.
 
-    python -m autograder execute [--stems 00_orientation ...] [--out runs/executed] [--timeout 900]
+    python -m autograder execute [--stems 00_orientation ...] [--out runs/executed] [--timeout SECONDS]
 
 The run size is COURSE_SIZE (default small), inherited by the kernel. Executed copies (with outputs)
 go to OUT/<stem>.ipynb, never back into solutions/; the kernel's working folder is OUT so stray files
@@ -23,7 +23,16 @@ from autograder.release import ROOT, read_notebook, solution_stems
 __all__ = ["ExecutionResult", "execute_notebook", "execute_stems", "main"]
 
 DEFAULT_OUT = ROOT / "runs" / "executed"
-DEFAULT_TIMEOUT = 900
+# Per-cell limits by run size: a full-size training cell on a Colab T4 may take several minutes.
+CELL_TIMEOUT = {"small": 900, "full": 3600}
+DEFAULT_TIMEOUT = CELL_TIMEOUT["small"]
+
+
+def default_timeout() -> int:
+    """The per-cell limit for the current run size (COURSE_SIZE)."""
+    from course_lib.env import run_size
+
+    return CELL_TIMEOUT[run_size()]
 
 
 @dataclass
@@ -79,15 +88,21 @@ def execute_notebook(path: Path | str, out_dir: Path | str = DEFAULT_OUT, timeou
 
 
 def execute_stems(stems: Iterable[str] | None = None, out_dir: Path | str = DEFAULT_OUT,
-                  timeout: int = DEFAULT_TIMEOUT, root: Path = ROOT, echo: bool = True) -> list[ExecutionResult]:
-    """Execute solutions/<stem>.ipynb for each stem (all by default), printing wall time per notebook."""
+                  timeout: int | None = None, root: Path = ROOT, echo: bool = True) -> list[ExecutionResult]:
+    """Execute solutions/<stem>.ipynb for each stem (all by default), printing wall time per notebook.
+
+    `timeout` is the per-cell limit in seconds (default: by run size, CELL_TIMEOUT).
+    """
     root = Path(root)
+    timeout = timeout or default_timeout()
     known = solution_stems(root)
     stems = list(stems) if stems else known
     unknown = [s for s in stems if s not in known]
     if unknown:
         raise FileNotFoundError(f"no solutions/<stem>.ipynb for {', '.join(unknown)} (known: {', '.join(known)})")
     size = os.environ.get("COURSE_SIZE", "small") or "small"
+    if echo:
+        print(f"[execute] per-cell limit {timeout} s", flush=True)
     results = []
     for stem in stems:
         if echo:
@@ -113,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Execute solution notebooks top to bottom (COURSE_SIZE run size).")
     parser.add_argument("--stems", nargs="+", help="notebook stems (default: every solution notebook)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for executed copies (runs/executed)")
-    parser.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="per-cell limit in seconds (900)")
+    parser.add_argument("--timeout", type=int, default=None,
+                        help=f"per-cell limit in seconds (default by COURSE_SIZE: {CELL_TIMEOUT})")
     args = parser.parse_args(argv)
     try:
         results = execute_stems(args.stems, args.out, args.timeout)
