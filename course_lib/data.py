@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import os
+import pickle
+import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -13,6 +16,9 @@ __all__ = [
     "DATASETS",
     "Splits",
     "DatasetUnavailableError",
+    "SKIP_CHECKSUM_ENV_VAR",
+    "skip_checksum",
+    "validation_size",
     "data_root",
     "load_embedded_arrays",
     "load_dataset",
@@ -23,9 +29,14 @@ DATASETS = ("embedded", "mnist", "fashion_mnist", "cifar10")
 EMBEDDED_FILE = "mnist5k.npz"
 # Split sizes of the embedded 5,000 digits (stratified: 350/50/100 per class).
 EMBEDDED_SPLIT = (3500, 500, 1000)
-# Validation images taken out of each torchvision training set.
+# Validation images taken out of each torchvision training set (at most a tenth of it, see validation_size).
 TORCHVISION_VAL = 5000
 SPLIT_SEED = 2024
+SKIP_CHECKSUM_ENV_VAR = "COURSE_SKIP_CHECKSUM"
+_TRUE, _FALSE = ("1", "true", "yes"), ("", "0", "false", "no")
+# The raw idx files torchvision's MNIST and FashionMNIST read, with their number of dimensions.
+_IDX_FILES = {"train-images-idx3-ubyte": 3, "train-labels-idx1-ubyte": 1,
+              "t10k-images-idx3-ubyte": 3, "t10k-labels-idx1-ubyte": 1}
 
 
 class DatasetUnavailableError(RuntimeError):
@@ -125,6 +136,85 @@ def _load_embedded() -> Splits:
                   tuple(str(i) for i in range(10)))
 
 
+def skip_checksum() -> bool:
+    """True when COURSE_SKIP_CHECKSUM=1: load present CIFAR-10 files without torchvision's md5 check."""
+    raw = os.environ.get(SKIP_CHECKSUM_ENV_VAR, "").strip().lower()
+    if raw not in _TRUE + _FALSE:
+        raise ValueError(f"{SKIP_CHECKSUM_ENV_VAR}={raw!r} is not understood; set it to 1 to load present "
+                         f"dataset files without torchvision's checksum, or unset it.")
+    return raw in _TRUE
+
+
+def validation_size(num_train_images: int) -> int:
+    """Validation images taken out of a torchvision training set: 5,000, or a tenth of a smaller set."""
+    return min(TORCHVISION_VAL, num_train_images // 10)
+
+
+def _corrupt_error(name: str, folder: Path, bad: list[str], reason: str, advice: str) -> DatasetUnavailableError:
+    return DatasetUnavailableError(
+        f"The {name!r} files in {folder} are present but {reason}: {', '.join(bad)}. Delete them (or the whole "
+        f"folder) to re-download them (needs internet once){advice}. Offline, use the embedded default: "
+        f"load_dataset('embedded'), or set COURSE_SIZE=small.")
+
+
+def _check_cifar_files(cls: Any, root: Path) -> bool:
+    """Raise if CIFAR-10 files are present but fail torchvision's md5 checksum; True if all are present and pass.
+
+    Missing files are left to torchvision, which downloads them (or fails offline with the download advice).
+    """
+    from torchvision.datasets.utils import check_integrity
+
+    folder = root / cls.base_folder
+    expected = [*cls.train_list, *cls.test_list, [cls.meta["filename"], cls.meta["md5"]]]
+    present = [(file, md5) for file, md5 in expected if (folder / file).exists()]
+    bad = [file for file, md5 in present if not check_integrity(str(folder / file), md5)]
+    if bad:
+        raise _corrupt_error("cifar10", folder, bad, "fail torchvision's md5 checksum",
+                             f", or, for synthetic or re-packed files made on purpose, set "
+                             f"{SKIP_CHECKSUM_ENV_VAR}=1 to load them without the checksum")
+    return len(present) == len(expected)
+
+
+def _idx_problem(path: Path, ndim: int) -> str | None:
+    """Why `path` is not a uint8 idx file with `ndim` dimensions (header, then the values), or None."""
+    header_size = 4 + 4 * ndim
+    with path.open("rb") as handle:
+        header = handle.read(header_size)
+    if len(header) < header_size or header[:3] != b"\x00\x00\x08" or header[3] != ndim:
+        return "bad header"
+    values = int(np.prod(struct.unpack(f">{ndim}i", header[4:])))
+    if path.stat().st_size != header_size + values:
+        return "length does not match the header"
+    return None
+
+
+def _check_idx_files(name: str, folder: Path) -> None:
+    """Raise if (Fashion-)MNIST raw files are present but are not valid idx files (missing ones are left to it)."""
+    bad = [f"{file} ({problem})" for file, ndim in _IDX_FILES.items()
+           if (folder / file).exists() and (problem := _idx_problem(folder / file, ndim))]
+    if bad:
+        raise _corrupt_error(name, folder, bad, "are not valid idx files", "")
+
+
+def _without_checksum(cls: Any) -> Any:
+    """A CIFAR10 subclass that loads present files without hashing them (checked already, or COURSE_SKIP_CHECKSUM=1).
+
+    It overrides torchvision's integrity checks only (no global patch); missing files still mean a download.
+    """
+
+    class UncheckedCIFAR10(cls):
+        def _check_integrity(self) -> bool:
+            folder = Path(self.root) / self.base_folder
+            return all((folder / file).is_file() for file, _ in [*self.train_list, *self.test_list])
+
+        def _load_meta(self) -> None:
+            with (Path(self.root) / self.base_folder / self.meta["filename"]).open("rb") as handle:
+                self.classes = pickle.load(handle, encoding="latin1")[self.meta["key"]]
+            self.class_to_idx = {label: i for i, label in enumerate(self.classes)}
+
+    return UncheckedCIFAR10
+
+
 def _load_torchvision(name: str, download: bool) -> Splits:
     try:
         import torchvision.datasets as tvd
@@ -134,6 +224,14 @@ def _load_torchvision(name: str, download: bool) -> Splits:
             f"default: load_dataset('embedded').") from err
     cls = {"mnist": tvd.MNIST, "fashion_mnist": tvd.FashionMNIST, "cifar10": tvd.CIFAR10}[name]
     root = data_root() / "downloads"
+    # Check present files first, so a corrupt copy gets its own message at once rather than a download attempt.
+    if name == "cifar10":
+        # Files that passed the md5 check here (or that COURSE_SKIP_CHECKSUM=1 accepts) are not hashed again.
+        if skip_checksum() or _check_cifar_files(cls, root):
+            cls = _without_checksum(cls)
+    else:
+        # (Fashion-)MNIST is never subclassed: torchvision names its folder after the class.
+        _check_idx_files(name, root / cls.__name__ / "raw")
     try:
         train_set = cls(str(root), train=True, download=download)
         test_set = cls(str(root), train=False, download=download)
@@ -145,7 +243,8 @@ def _load_torchvision(name: str, download: bool) -> Splits:
     X_all = _to_tensor(np.asarray(train_set.data))
     y_all = torch.as_tensor(np.asarray(train_set.targets), dtype=torch.int64)
     perm = torch.from_numpy(np.random.default_rng(SPLIT_SEED).permutation(len(y_all)))
-    val_idx, train_idx = perm[:TORCHVISION_VAL].sort().values, perm[TORCHVISION_VAL:].sort().values
+    num_val = validation_size(len(y_all))
+    val_idx, train_idx = perm[:num_val].sort().values, perm[num_val:].sort().values
     X_test = _to_tensor(np.asarray(test_set.data))
     y_test = torch.as_tensor(np.asarray(test_set.targets), dtype=torch.int64)
     return Splits(name, X_all[train_idx], y_all[train_idx], X_all[val_idx], y_all[val_idx], X_test, y_test,
