@@ -317,7 +317,9 @@ def _log_fit(record: dict[str, Any], model: nn.Module, loader: Any, device: torc
     path = os.environ.get(FIT_LOG_ENV_VAR, "").strip()
     if not path:
         return
-    line = dict(record, model=type(model).__name__, **_forward_macs(model, loader, device))
+    from course_lib.env import current_stem
+
+    line = dict(record, stem=current_stem(), model=type(model).__name__, **_forward_macs(model, loader, device))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(line, default=str) + "\n")
