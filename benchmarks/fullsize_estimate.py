@@ -1,15 +1,15 @@
 """Expected full-size time per notebook on a Colab T4, estimated from a fit log of a full-size smoke run.
 
 Usage (repository root, venv active):
-    COURSE_FIT_LOG=runs/fits.jsonl COURSE_SIZE=full COURSE_TRAIN_CAP=1:3 ... python -m autograder execute ... \\
-        | tee runs/execute.log                      # the smoke run: one JSON line per fit call
+    COURSE_FIT_LOG=runs/fits.jsonl COURSE_SIZE=full COURSE_TRAIN_CAP=1:3 COURSE_CACHE_DIR=<empty> ... \\
+        python -m autograder execute ... | tee runs/execute.log    # the smoke run: one JSON line per fit call
     python -m benchmarks.fullsize_estimate runs/fits.jsonl [--execute-log runs/execute.log]
         [--notebook-seconds 03_early_exit=41.5 ...] [--cpu-step-seconds 0.32 | --measure-cpu] [--out docs/benchmarks]
 
 Input: JSONL lines as `cl.training.fit` appends them to $COURSE_FIT_LOG (desc, config, num_epochs, epochs_run,
 steps_run, steps_per_epoch, train_size, batch_size, model, macs_per_image, amp, device, seconds, cached). A line's
-notebook is its "stem" (or "notebook") field when it has one, otherwise the log file's name (`<stem>.jsonl`); so
-either give every notebook its own COURSE_FIT_LOG file, or log the stem. Optional fields used when present:
+notebook is its "stem" field (fit writes the stem given to cl.env.setup_notebook), otherwise the log file's name
+(`<stem>.jsonl`). Optional fields used when present:
 "dataset" (cifar10 / fashion_mnist; default cifar10) and "val_size".
 
 Method (written into the output too):
