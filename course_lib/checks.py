@@ -5,12 +5,14 @@ public checks passed; the hidden tests that decide the grade run only at grading
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
+from torch import nn
 
-__all__ = ["check_type", "check_shape", "check_dtype", "check_close", "check_true", "passed", "not_implemented"]
+__all__ = ["check_type", "check_shape", "check_dtype", "check_close", "check_true", "state_snapshot",
+           "changed_tensors", "passed", "not_implemented"]
 
 
 def _as_array(x: Any) -> np.ndarray:
@@ -57,6 +59,27 @@ def check_true(condition: bool, message: str) -> None:
     """Fail with `message` unless `condition` holds."""
     if not bool(condition):
         raise AssertionError(message)
+
+
+def state_snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
+    """A CPU copy of every parameter and buffer of `module` (its state_dict), whatever device it is on."""
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"state_snapshot needs a torch.nn.Module, got {type(module).__name__}.")
+    return {name: value.detach().cpu().clone() for name, value in module.state_dict().items()}
+
+
+def changed_tensors(before: Mapping[str, torch.Tensor], module: nn.Module) -> list[str]:
+    """Names of the state entries of `module` that differ from the snapshot `before`, compared on the CPU.
+
+    Safe when `fit` moved the module to a GPU after the snapshot was taken (torch.equal refuses tensors on
+    two devices). An entry present on one side only counts as changed.
+    """
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"changed_tensors needs a torch.nn.Module to compare, got {type(module).__name__}.")
+    after = state_snapshot(module)
+    names = list(after) + [name for name in before if name not in after]
+    return [name for name in names if name not in before or name not in after
+            or not torch.equal(torch.as_tensor(before[name]).detach().cpu(), after[name])]
 
 
 def passed(exercise: str) -> None:
