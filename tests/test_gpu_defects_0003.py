@@ -167,3 +167,105 @@ def test_every_visible_check_that_trains_is_run_on_another_device(stem: str) -> 
     training = {(stem, nbgrader_meta(c)["grade_id"]) for c in nb.cells
                 if c.cell_type == "code" and is_test_cell(c) and _TRAINING_CALL.search(_visible(c.source))}
     assert training == {key for key in TRAINING_CHECKS if key[0] == stem}
+
+
+# ------------------------------------------------------------------------------------------------ G8: 03
+
+def _code_cells(stem: str) -> list:
+    return [c for c in read_notebook(ROOT / "solutions" / f"{stem}.ipynb").cells if c.cell_type == "code"]
+
+
+def _run(cell: Any, namespace: dict) -> None:
+    exec(compile(_visible(cell.source), f"<03_early_exit:{cell.get('id')}>", "exec"), namespace)
+
+
+def test_03_computes_every_logit_on_the_training_device_before_the_cpu_move(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """G8: train, val and test logits come from the training device; only then does the model go to the CPU."""
+    training_device = torch.device("meta")  # stands in for the GPU: nothing below computes on it
+    events: list[tuple] = []
+
+    class RecordedModel(course_lib.models.EarlyExitResNet):
+        def cpu(self) -> nn.Module:
+            events.append(("to cpu",))
+            return super().cpu()
+
+        def to(self, *args: Any, **kwargs: Any) -> nn.Module:
+            if _moves_to_cpu(args, kwargs):
+                events.append(("to cpu",))
+            return super().to(*args, **kwargs)
+
+    def spy_logits(model: nn.Module, loader: Any, device: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
+        where = torch.device(device) if device is not None else course_lib.env.get_device(verbose=False)
+        y = torch.cat([labels for _, labels in loader])
+        events.append(("logits", len(y), where.type))
+        return torch.zeros(len(model.exits), len(y), 10), y
+
+    monkeypatch.setattr(course_lib.env, "get_device", lambda verbose=True: training_device)
+    monkeypatch.setattr(course_lib.models, "EarlyExitResNet", RecordedModel)
+    monkeypatch.setattr(course_lib.training, "fit", lambda model, *a, **k: [])
+    monkeypatch.setattr(course_lib.training, "collect_logits", spy_logits)
+    for name in course_lib.plots.__all__:
+        monkeypatch.setattr(course_lib.plots, name, lambda *a, **k: None)
+    namespace: dict = {"__name__": "__notebook__"}
+    for cell in _code_cells("03_early_exit"):
+        if nbgrader_meta(cell).get("grade_id") == "setup":
+            continue
+        assert not (is_solution_cell(cell) or is_test_cell(cell)), \
+            "03 reaches its exercises without moving the model to the CPU"
+        _run(cell, namespace)
+        if ("to cpu",) in events:
+            break
+    splits = namespace["splits"]
+    before_move = events[:events.index(("to cpu",))]
+    sizes = {len(splits.y_train), len(splits.y_val), len(splits.y_test)}
+    assert {e[1] for e in before_move if e[0] == "logits"} == sizes, \
+        f"logits of the train/val/test splits should be collected before the model moves to the CPU: {events}"
+    assert all(e[2] == training_device.type for e in events if e[0] == "logits"), \
+        f"logits should be collected on the training device: {events}"
+
+
+class _CountingModel(nn.Module):
+    """Counts the images it is called on; returns three exits of zero logits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = 0
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        self.seen += len(x)
+        return [torch.zeros(len(x), 10)] * 3
+
+
+@pytest.mark.parametrize("size, expected", [("small", 10_000), ("full", 2_000)])
+def test_03_times_a_subset_of_the_test_split_at_the_full_size(size: str, expected: int,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """G8: the CPU timing runs on at most 2,000 test images at the full size, on all of them at the small size."""
+    import types
+
+    monkeypatch.setenv("COURSE_SIZE", size)
+    cells = _code_cells("03_early_exit")
+    timing = [c for c in cells if "median_times" in c.source and "run_early" in c.source]
+    assert len(timing) == 1, "03 should have one timing cell (full network vs early exit)"
+    namespace: dict = {"__name__": "__notebook__"}
+    for cell in cells:
+        if nbgrader_meta(cell).get("grade_id") == "imports" or is_solution_cell(cell):
+            _run(cell, namespace)
+    n_test = 10_000
+    model = _CountingModel()
+    early_seen = []
+    namespace.update(
+        splits=types.SimpleNamespace(X_test=torch.zeros(1, 3, 32, 32).expand(n_test, 3, 32, 32),
+                                     y_test=torch.zeros(n_test, dtype=torch.long)),
+        model=model, test_logits=torch.zeros(3, n_test, 10), test_y=torch.zeros(n_test, dtype=torch.long),
+        costs=[1.0, 2.0, 3.0], full_cost=3.0, chosen={"threshold": 0.1, "test_cost": 3.0}, mac_ratio=1.0,
+        early_exit_inference=lambda m, xb, threshold: early_seen.append(len(xb)))
+
+    def run_each_once(candidates: dict, repeats: int = 7, sync: Any = None) -> dict:
+        for fn in candidates.values():
+            fn()
+        return {name: 1.0 for name in candidates}
+
+    monkeypatch.setattr(course_lib.timing, "median_times", run_each_once)
+    _run(timing[0], namespace)
+    assert model.seen == sum(early_seen) == min(expected, n_test)
