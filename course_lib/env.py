@@ -4,8 +4,9 @@ from __future__ import annotations
 import os
 import platform
 import random
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Iterator, TypeVar
 
 import numpy as np
 import torch
@@ -15,6 +16,7 @@ __all__ = [
     "TRAIN_CAP_ENV_VAR",
     "TrainCap",
     "train_cap",
+    "uncapped",
     "get_device",
     "set_seed",
     "run_size",
@@ -113,6 +115,17 @@ def train_cap() -> TrainCap | None:
         raise ValueError(f"{TRAIN_CAP_ENV_VAR}={raw!r} is not a cap; use 'EPOCHS:STEPS' with positive integers "
                          f"(e.g. '1:3': one epoch of at most three steps per fit call), or unset it.")
     return TrainCap(epochs=epochs, steps=steps or 10**9)
+
+
+@contextmanager
+def uncapped() -> Iterator[None]:
+    """Lift COURSE_TRAIN_CAP inside the block: hidden tests train their tiny models in full, cap or not."""
+    saved = os.environ.pop(TRAIN_CAP_ENV_VAR, None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ[TRAIN_CAP_ENV_VAR] = saved
 
 
 def pick(small: T, full: T) -> T:

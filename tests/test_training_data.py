@@ -388,3 +388,18 @@ def test_skip_checksum_switch(monkeypatch) -> None:
     monkeypatch.setenv(data.SKIP_CHECKSUM_ENV_VAR, "maybe")
     with pytest.raises(ValueError, match="COURSE_SKIP_CHECKSUM='maybe'"):
         data.skip_checksum()
+
+
+def test_hidden_tests_run_uncapped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The smoke-test cap limits the notebook's training, never the hidden tests' own small runs."""
+    from autograder.framework import HiddenTest, LocalStudent, run_test
+    from pathlib import Path
+
+    from autograder.grader.judge import runner_env
+
+    seen = []
+    test = HiddenTest("sees_cap", "test_x", 1.0, (), lambda student: seen.append(env.train_cap()), "sees the cap")
+    monkeypatch.setenv("COURSE_TRAIN_CAP", "1:3")
+    assert run_test(test, LocalStudent({})).state == "passed"
+    assert seen == [None] and str(env.train_cap()) == "1:3"
+    assert "COURSE_TRAIN_CAP" not in runner_env(Path("/tmp"))
