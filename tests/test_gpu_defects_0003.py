@@ -116,8 +116,8 @@ def run_training_check(notebook: Path, check_id: str, monkeypatch: pytest.Monkey
     return namespace
 
 
-def test_other_device_stand_in_refuses_what_cuda_refuses() -> None:
-    """The stand-in catches G1's pattern: torch.equal of a moved state with a CPU snapshot raises."""
+def _assert_stand_in_refuses_mixed_devices() -> None:
+    """The stand-in catches G1's pattern (torch.equal of a moved state with a CPU snapshot), as CUDA would."""
     layer = nn.Linear(3, 2)
     snapshot = {k: v.clone() for k, v in layer.state_dict().items()}
     move_to_other_device(layer)
@@ -148,25 +148,29 @@ def test_changed_tensors_compares_a_moved_model_on_the_cpu() -> None:
         course_lib.checks.changed_tensors(before, before)
 
 
-@pytest.mark.parametrize("stem, check_id", sorted(TRAINING_CHECKS))
-def test_training_check_runs_with_the_model_on_another_device(stem: str, check_id: str,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """G1: the visible check passes when `fit` leaves the model on another device (as on a GPU)."""
-    namespace = run_training_check(ROOT / "solutions" / f"{stem}.ipynb", check_id, monkeypatch)
-    assert namespace["_moved"], f"{check_id} did not train through cl.training.fit: nothing was moved"
-    assert all(_on_other_device(m) for m in namespace["_moved"])
-
-
 _TRAINING_CALL = re.compile(r"(?<![\w.])fit\(|cl\.training\.fit\(|(?<![\w.])train_\w+\(")
 
 
-@pytest.mark.parametrize("stem", STEMS)
-def test_every_visible_check_that_trains_is_run_on_another_device(stem: str) -> None:
-    """A new visible check in 00-03 that trains a model must join TRAINING_CHECKS (and so the test above)."""
-    nb = read_notebook(ROOT / "solutions" / f"{stem}.ipynb")
-    training = {(stem, nbgrader_meta(c)["grade_id"]) for c in nb.cells
-                if c.cell_type == "code" and is_test_cell(c) and _TRAINING_CALL.search(_visible(c.source))}
-    assert training == {key for key in TRAINING_CHECKS if key[0] == stem}
+def _training_checks() -> set[tuple[str, str]]:
+    """(stem, grade_id) of every visible check in 00-03 that trains a model, found in the solution sources."""
+    found = set()
+    for stem in STEMS:
+        for cell in read_notebook(ROOT / "solutions" / f"{stem}.ipynb").cells:
+            if cell.cell_type == "code" and is_test_cell(cell) and _TRAINING_CALL.search(_visible(cell.source)):
+                found.add((stem, nbgrader_meta(cell)["grade_id"]))
+    return found
+
+
+def test_visible_checks_that_train_pass_with_the_model_on_another_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    """G1: every visible check of 00-03 that trains passes when `fit` leaves the model on another device."""
+    _assert_stand_in_refuses_mixed_devices()
+    checks = _training_checks()
+    assert checks == TRAINING_CHECKS, "a visible check that trains was added or removed: update TRAINING_CHECKS"
+    for stem, check_id in sorted(checks):
+        with monkeypatch.context() as patch:
+            namespace = run_training_check(ROOT / "solutions" / f"{stem}.ipynb", check_id, patch)
+        assert namespace["_moved"], f"{stem} {check_id} did not train through cl.training.fit: nothing was moved"
+        assert all(_on_other_device(m) for m in namespace["_moved"])
 
 
 # ------------------------------------------------------------------------------------------------ G8: 03
@@ -237,10 +241,8 @@ class _CountingModel(nn.Module):
         return [torch.zeros(len(x), 10)] * 3
 
 
-@pytest.mark.parametrize("size, expected", [("small", 10_000), ("full", 2_000)])
-def test_03_times_a_subset_of_the_test_split_at_the_full_size(size: str, expected: int,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """G8: the CPU timing runs on at most 2,000 test images at the full size, on all of them at the small size."""
+def _images_timed(size: str, n_test: int, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Run 03's timing cell at `size` on a stand-in split of n_test images; the images each contender ran on."""
     import types
 
     monkeypatch.setenv("COURSE_SIZE", size)
@@ -251,7 +253,6 @@ def test_03_times_a_subset_of_the_test_split_at_the_full_size(size: str, expecte
     for cell in cells:
         if nbgrader_meta(cell).get("grade_id") == "imports" or is_solution_cell(cell):
             _run(cell, namespace)
-    n_test = 10_000
     model = _CountingModel()
     early_seen = []
     namespace.update(
@@ -268,4 +269,12 @@ def test_03_times_a_subset_of_the_test_split_at_the_full_size(size: str, expecte
 
     monkeypatch.setattr(course_lib.timing, "median_times", run_each_once)
     _run(timing[0], namespace)
-    assert model.seen == sum(early_seen) == min(expected, n_test)
+    assert model.seen == sum(early_seen), "both contenders should be timed on the same images"
+    return model.seen
+
+
+def test_03_times_a_subset_of_the_test_split_at_the_full_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """G8: the CPU timing runs on at most 2,000 test images at the full size, on all of them at the small size."""
+    assert _images_timed("full", 10_000, monkeypatch) == 2_000
+    assert _images_timed("full", 300, monkeypatch) == 300
+    assert _images_timed("small", 1_000, monkeypatch) == 1_000
