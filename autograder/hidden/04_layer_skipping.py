@@ -57,6 +57,24 @@ def gumbel_eval_is_deterministic(student):
     expect_equal(second, first, "two eval-mode calls on the same logits")
 
 
+@SUITE.test(grade_id="test_st_gumbel_gate", points=1, uses=("st_gumbel_gate",))
+def gumbel_finite_in_float16(student):
+    """float16 logits (GPU mixed precision) give finite 0/1 gates even when a uniform draw is exactly 0"""
+    g = seeded(404)
+    logits = (torch.randn(96, 2, generator=g) * 2).half()
+    for tau in (1.0, 0.5):
+        got = student.probe(SUITE.probes().gumbel_zero_draw, logits, tau)
+        out = as_tensor(got["out"], "gate decisions")
+        expect_shape(out, (96,), "gate decisions for float16 logits")
+        expect(bool(torch.isfinite(out).all()),
+               "with float16 logits and a uniform draw of exactly 0 the gate is NaN or infinite: draw u in "
+               "float32 (in float16 a clamp to [1e-10, 1 - 1e-7] rounds to [0, 1], and log(0) = -inf)")
+        expect(bool(((out == 0) | (out == 1)).all()), "gate decisions for float16 logits must be exactly 0 or 1")
+        if got["grad"] is not None:
+            expect(bool(torch.isfinite(as_tensor(got["grad"], "gradient")).all()),
+                   "the gradient of a float16 gate is NaN or infinite when a uniform draw is exactly 0")
+
+
 # --------------------------------------------------------------------------------- Gate
 
 def _gate_inputs(channels: int, seed: int) -> list:

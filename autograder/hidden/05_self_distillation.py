@@ -160,7 +160,29 @@ def _run(loss: str, config: dict, seed: int, num_epochs: int) -> dict:
 
 
 def _same_state(a: dict, b: dict) -> bool:
+    """Bit-identical weights: for a checkpoint loaded back, or a training step that changed nothing."""
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _same_run(a: dict, b: dict, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
+    """Weights of two training runs that agree up to the run-to-run noise of GPU kernels.
+
+    On CUDA, kernels that accumulate with atomics (e.g. the backward pass of adaptive pooling) make two
+    same-seed runs differ in the last bits; a run from another seed (other initial weights) or another
+    data order differs by orders of magnitude more. Integer buffers (batch counters) must be equal.
+    """
+    if a.keys() != b.keys():
+        return False
+    for key in a:
+        x, y = a[key], b[key]
+        if x.shape != y.shape or x.dtype != y.dtype:
+            return False
+        if x.is_floating_point():
+            if not torch.allclose(x.double(), y.double(), rtol=rtol, atol=atol):
+                return False
+        elif not torch.equal(x, y):
+            return False
+    return True
 
 
 @SUITE.test(grade_id="test_train_exit_model", points=1, uses=("train_exit_model",))
@@ -170,11 +192,11 @@ def train_fresh_seeded_model(student):
     runs = [_run("sum_ce", cfg, 3, 1), _run("sum_ce", cfg, 3, 1), _run("sum_ce", cfg, 4, 1)]
     got = student.probe(SUITE.probes().train_runs, runs, False)
     expect(all(r["state"] for r in got), "the returned model has no weights")
-    expect(_same_state(got[0]["state"], got[1]["state"]),
+    expect(_same_run(got[0]["state"], got[1]["state"]),
            "two runs with the same seed, objective and data ended with different weights: seed the run "
            "(model initialisation, shuffling, augmentation) from `seed`")
-    expect(not _same_state(got[0]["state"], got[2]["state"]),
-           "runs with different seeds ended with identical weights")
+    expect(not _same_run(got[0]["state"], got[2]["state"]),
+           "runs with different seeds ended with (nearly) identical weights")
 
 
 @SUITE.test(grade_id="test_train_exit_model", points=1, uses=("train_exit_model",))

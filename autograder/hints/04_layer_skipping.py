@@ -8,9 +8,12 @@ HINTS = {
         "Training: add Gumbel noise g = -log(-log(u)), u uniform (clamped away from 0 and 1), or the noise "
         "passed in; soft = softmax((logits + g) / tau); hard = one-hot of its argmax. Combine them so the "
         "value equals hard but the gradient is soft's. Eval: compare the two logits directly. Column 1 "
-        "means 'open' (run the block).",
-        "y = hard - soft.detach() + soft has the forward value of hard and the gradient of soft; return "
-        "its column 1, shape (N,). In eval return (logits[:, 1] > logits[:, 0]) as floats.",
+        "means 'open' (run the block). Draw u in float32, not in the logits' dtype: on a GPU the logits are "
+        "float16 under mixed precision, where the clamp does nothing (1e-10 rounds to 0, 1 - 1e-7 to 1) and a "
+        "draw of exactly 0 gives a NaN gate.",
+        "u = torch.rand(logits.shape, device=logits.device).clamp(1e-10, 1 - 1e-7) is float32 whatever the "
+        "logits' dtype. y = hard - soft.detach() + soft has the forward value of hard and the gradient of "
+        "soft; return its column 1, shape (N,). In eval return (logits[:, 1] > logits[:, 0]) as floats.",
     ],
     "Gate": [
         "A ConvNet-AIG gate looks at the block's input summarised by global average pooling and outputs two "

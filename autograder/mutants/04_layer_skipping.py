@@ -40,6 +40,21 @@ def gumbel_noisy_eval(logits, tau=1.0, training=True, noise=None):
     return ref.st_gumbel_gate(logits, tau, True, noise).detach()
 
 
+def gumbel_clamp_in_logits_dtype(logits, tau=1.0, training=True, noise=None):
+    """The clamp (1e-10, 1 - 1e-7) applied in the logits' dtype: a no-op in float16, so u = 0 stays 0."""
+    if training and noise is None:
+        u = torch.rand_like(logits).clamp(1e-10, 1.0 - 1e-7)
+        noise = -torch.log(-torch.log(u))
+    return ref.st_gumbel_gate(logits, tau, training, noise)
+
+
+def gumbel_unclamped(logits, tau=1.0, training=True, noise=None):
+    """No clamp at all (float32 draws): u = 0 gives -inf noise in any dtype."""
+    if training and noise is None:
+        noise = -torch.log(-torch.log(torch.rand(logits.shape, device=logits.device)))
+    return ref.st_gumbel_gate(logits, tau, training, noise)
+
+
 # ---------------------------------------------------------------- Gate
 
 class GateBN1dOn4D(nn.Module):
@@ -267,6 +282,10 @@ MUTANTS = [
            overrides={"st_gumbel_gate": gumbel_ignores_tau}),
     Mutant("Gumbel noise sampled in eval mode", targets=("gumbel_eval_is_deterministic",),
            overrides={"st_gumbel_gate": gumbel_noisy_eval}),
+    Mutant("uniform noise clamped in the logits' dtype (a no-op in float16)", targets=("gumbel_finite_in_float16",),
+           overrides={"st_gumbel_gate": gumbel_clamp_in_logits_dtype}),
+    Mutant("uniform noise not clamped away from 0", targets=("gumbel_finite_in_float16",),
+           overrides={"st_gumbel_gate": gumbel_unclamped}),
     Mutant("BatchNorm1d applied to the 4-D gate tensor", targets=("gate_shapes_any_batch",),
            overrides={"Gate": GateBN1dOn4D}),
     Mutant("gate pools with max instead of average", targets=("gate_uses_global_average_pool",),

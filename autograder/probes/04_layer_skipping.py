@@ -4,7 +4,8 @@ No reference answers here: only fixed gates, hooks that count work, and gradient
 """
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Iterator
 
 import torch
 from torch import nn
@@ -86,6 +87,59 @@ def gumbel_gradient(namespace: dict, logits: torch.Tensor, noise: torch.Tensor, 
     (out * weights).sum().backward()
     grad = leaf.grad if leaf.grad is not None else torch.zeros_like(logits)
     return {"out": out.detach(), "grad": grad.detach()}
+
+
+@contextlib.contextmanager
+def zero_uniform_draws() -> Iterator[None]:
+    """Make torch.rand, torch.rand_like and Tensor.uniform_ return their lowest value (0 for U(0, 1)) meanwhile.
+
+    A draw of exactly 0 happens on real hardware (about 2^-12 per float16 draw on a GPU); forcing it checks
+    that a sampler clamps u away from 0 in a dtype where the clamp holds, whichever of these it uses.
+    """
+    rand, rand_like = torch.rand, torch.rand_like
+    own_uniform = "uniform_" in torch.Tensor.__dict__
+    uniform = torch.Tensor.uniform_
+
+    def zero_rand(*args: Any, **kwargs: Any) -> torch.Tensor:
+        with torch.no_grad():
+            return rand(*args, **kwargs).zero_()
+
+    def zero_rand_like(*args: Any, **kwargs: Any) -> torch.Tensor:
+        with torch.no_grad():
+            return rand_like(*args, **kwargs).zero_()
+
+    def lowest_uniform(self: torch.Tensor, low: float = 0.0, high: float = 1.0, **_: Any) -> torch.Tensor:
+        with torch.no_grad():
+            return self.fill_(low)
+
+    torch.rand, torch.rand_like = zero_rand, zero_rand_like
+    torch.Tensor.uniform_ = lowest_uniform  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        torch.rand, torch.rand_like = rand, rand_like
+        if own_uniform:
+            torch.Tensor.uniform_ = uniform  # type: ignore[method-assign]
+        else:
+            del torch.Tensor.uniform_
+
+
+def gumbel_zero_draw(namespace: dict, logits: torch.Tensor, tau: float) -> dict:
+    """The student's st_gumbel_gate in training mode, no noise given, with every uniform draw exactly 0.
+
+    Returns the decisions and the gradient with respect to the logits as float64 (NaN stays NaN), and the
+    dtype of the decisions.
+    """
+    leaf = logits.clone().requires_grad_(True)
+    with zero_uniform_draws():
+        out = namespace["st_gumbel_gate"](leaf, tau=tau, training=True)
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"st_gumbel_gate must return a tensor, got {type(out).__name__}")
+    grad = None
+    if out.requires_grad:
+        out.double().sum().backward()
+        grad = None if leaf.grad is None else leaf.grad.detach().double()
+    return {"out": out.detach().double(), "grad": grad, "dtype": str(out.dtype)}
 
 
 def target_gradient(namespace: dict, gates: torch.Tensor, target: Any, lam: float) -> dict:

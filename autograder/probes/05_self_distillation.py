@@ -7,10 +7,12 @@ self_distillation_loss (a partial submission earns the points of the functions i
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import os
 import shutil
 import tempfile
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -127,11 +129,42 @@ def _first_exit_ce(output: list, y: torch.Tensor) -> torch.Tensor:
 LOSSES = {"sum_ce": _sum_ce, "first_exit_ce": _first_exit_ce}
 
 
+@contextlib.contextmanager
+def reproducible_training() -> Iterator[None]:
+    """Make the probe's tiny training runs as repeatable as the device allows, and put everything back after.
+
+    - deterministic kernels where torch has them (cuDNN included), without failing where it has none;
+    - `cl.training.fit` trains without mixed precision (amp="off") unless the caller chose a mode, when fit
+      has that switch: fp16 rounding would turn the scheduling noise of GPU kernels into larger differences.
+    Same-seed runs can still differ in the last bits on a GPU; the tests compare with a small tolerance.
+    """
+    import course_lib.training as training
+
+    flags = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    algorithms = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    fit = training.fit
+    if "amp" in inspect.signature(fit).parameters:
+        @functools.wraps(fit)
+        def fit_without_amp(*args: Any, **kwargs: Any) -> Any:
+            kwargs.setdefault("amp", "off")
+            return fit(*args, **kwargs)
+        training.fit = fit_without_amp
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        training.fit = fit
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = flags
+        torch.use_deterministic_algorithms(algorithms[0], warn_only=algorithms[1])
+
+
 def train_runs(ns: dict, runs: list[dict], shared_cache: bool) -> list[dict]:
     """Call train_exit_model for each run spec {loss, config, seed, num_epochs}; return weights and history.
 
     With `shared_cache` all runs use one fresh checkpoint folder (so a later run may load an earlier
     one's checkpoint when their configs hash alike); otherwise every run gets its own empty folder.
+    The runs train under `reproducible_training()`.
     """
     import io
 
@@ -142,7 +175,8 @@ def train_runs(ns: dict, runs: list[dict], shared_cache: bool) -> list[dict]:
     try:
         for i, run in enumerate(runs):
             os.environ["COURSE_CACHE_DIR"] = os.path.join(root, "shared" if shared_cache else f"run{i}")
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+                    reproducible_training():
                 result = ns["train_exit_model"](LOSSES[run["loss"]], dict(run["config"]), splits, dict(TINY_ARCH),
                                                 run["seed"], run["num_epochs"], 0.05, batch_size=16)
             if not isinstance(result, tuple) or len(result) != 2 or not isinstance(result[0], torch.nn.Module):

@@ -35,7 +35,8 @@ def st_gumbel_gate(logits: torch.Tensor, tau: float = 1.0, training: bool = True
     """Straight-through Gumbel-softmax gate: (N, 2) logits -> (N,) hard 0/1 decisions (1 = run the block).
 
     Training: hard one-hot of argmax(logits + Gumbel noise) forward, gradient of
-    softmax((logits + noise) / tau) backward. Eval: argmax of the logits, no noise.
+    softmax((logits + noise) / tau) backward; the noise is drawn in float32 whatever the logits' dtype.
+    Eval: argmax of the logits, no noise.
     """
     _check_logits(logits)
     if not tau > 0:
@@ -43,7 +44,8 @@ def st_gumbel_gate(logits: torch.Tensor, tau: float = 1.0, training: bool = True
     if not training:
         return (logits[:, 1] > logits[:, 0]).to(logits.dtype)
     if noise is None:
-        uniform = torch.rand_like(logits).clamp_(1e-10, 1.0 - 1e-7)
+        # float32 at least: in float16 (autocast on a GPU) the bounds round to 0 and 1 and log(0) gives NaN gates
+        uniform = torch.rand(logits.shape, device=logits.device, dtype=torch.float32).clamp_(1e-10, 1.0 - 1e-7)
         noise = -torch.log(-torch.log(uniform))
     elif noise.shape != logits.shape:
         raise ValueError(f"noise must have the shape of logits {tuple(logits.shape)}, got {tuple(noise.shape)}.")
