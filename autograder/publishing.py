@@ -130,13 +130,14 @@ except ImportError:
     installed.pop("{dist_name}", None)
     with tempfile.NamedTemporaryFile("w", suffix="-pins.txt", delete=False) as pins:
         pins.write("\\n".join(f"{{name}}=={{version}}" for name, version in installed.items() if name))
-    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--progress-bar", "off", source,
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--no-color", "--progress-bar", "off", source,
                           "--constraint", pins.name], capture_output=True, text=True)
     log = pins.name.replace("-pins.txt", "-pip.log")
     with open(log, "w") as out:
         out.write(pip.stdout + pip.stderr)
     if pip.returncode != 0:
-        said = [line for line in pip.stderr.splitlines() if line.strip()][-3:]
+        said = [line for line in (pip.stdout + pip.stderr).splitlines()
+                if ("error" in line.lower() or "fatal" in line.lower()) and "subprocess" not in line][-3:]
         raise CourseInstallError(
             f"Could not install the course package (course_lib {{COURSE_VERSION}}) from {{source}}\\n"
             + "".join(f"  pip: {{line.strip()}}\\n" for line in said)
@@ -146,7 +147,7 @@ except ImportError:
               "or a git URL)\\n"
             + f"and run this cell again. Full pip output: {{log}}")
     import course_lib
-course_lib.env.setup_notebook("{stem}", expected_version=COURSE_VERSION, source=COURSE_SOURCE)'''
+notebook_info = course_lib.env.setup_notebook("{stem}", expected_version=COURSE_VERSION, source=COURSE_SOURCE)'''
 
 
 def setup_cell_source(info: CourseInfo, stem: str) -> str:
