@@ -320,9 +320,13 @@ def _log_fit(record: dict[str, Any], model: nn.Module, loader: Any, device: torc
     from course_lib.env import current_stem
 
     line = dict(record, stem=current_stem(), model=type(model).__name__, **_forward_macs(model, loader, device))
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(line, default=str) + "\n")
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(line, default=str) + "\n")
+    except OSError as err:  # a log line never fails a training run (e.g. a read-only sandbox)
+        warnings.warn(f"{FIT_LOG_ENV_VAR}={path} is not writable ({err.strerror}); this fit is not logged.",
+                      RuntimeWarning, stacklevel=3)
 
 
 def _dataset_size(loader: Any) -> int | None:

@@ -392,9 +392,9 @@ def test_skip_checksum_switch(monkeypatch) -> None:
 
 def test_hidden_tests_run_uncapped(monkeypatch: pytest.MonkeyPatch) -> None:
     """The smoke-test cap limits the notebook's training, never the hidden tests' own small runs."""
-    from autograder.framework import HiddenTest, LocalStudent, run_test
     from pathlib import Path
 
+    from autograder.framework import HiddenTest, LocalStudent, run_test
     from autograder.grader.judge import runner_env
 
     seen = []
@@ -402,4 +402,17 @@ def test_hidden_tests_run_uncapped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COURSE_TRAIN_CAP", "1:3")
     assert run_test(test, LocalStudent({})).state == "passed"
     assert seen == [None] and str(env.train_cap()) == "1:3"
-    assert "COURSE_TRAIN_CAP" not in runner_env(Path("/tmp"))
+    monkeypatch.setenv("COURSE_FIT_LOG", "/tmp/fits.jsonl")
+    runner = runner_env(Path("/tmp"))
+    assert "COURSE_TRAIN_CAP" not in runner and "COURSE_FIT_LOG" not in runner
+
+
+def test_an_unwritable_fit_log_never_fails_the_fit(clean_env, monkeypatch, tmp_path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("COURSE_FIT_LOG", str(blocker / "fits.jsonl"))  # its folder is a file: not writable
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+    loader = DataLoader(TensorDataset(torch.rand(8, 1, 2, 2), torch.randint(0, 2, (8,))), batch_size=4)
+    with pytest.warns(RuntimeWarning, match="not writable"):
+        history = training.fit(model, loader, num_epochs=1, lr=0.1, augment=None, verbose=False)
+    assert len(history) == 1

@@ -74,6 +74,7 @@ def runner_env(workdir: Path, threads: int | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("COURSE_SIZE", "small")
     env.pop("COURSE_TRAIN_CAP", None)  # hidden tests train their small models in full, whatever the smoke cap
+    env.pop("COURSE_FIT_LOG", None)     # and write no time log outside their work folder
     env["MPLBACKEND"] = "Agg"
     env["TQDM_DISABLE"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
