@@ -369,7 +369,11 @@ def build_wheel(out_dir: Path, root: Path = ROOT) -> Path:
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     before = set(out_dir.glob("*.whl"))
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+    import importlib.util
+
+    # Build with this environment's setuptools when it has one (offline, fast); else pip fetches it.
+    isolation = ["--no-build-isolation"] if importlib.util.find_spec("setuptools") else []
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "-q",
                            "-w", str(out_dir), str(Path(root).resolve())], capture_output=True, text=True)
     if done.returncode != 0:
         raise ReleaseError(f"pip wheel failed:\n{(done.stdout + done.stderr).strip()[-2000:]}")
