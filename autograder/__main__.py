@@ -16,10 +16,10 @@ import importlib
 import sys
 
 COMMANDS = {
-    "release": ("autograder.release", "main", "generate notebooks/ from solutions/ (--check for CI)"),
-    "nbgrader-course": ("autograder.nbgrader_course", "main", "build a stock nbgrader course folder"),
-    "samples": ("autograder.samples", "main", "write the sample submissions and expected.json"),
-    "execute": ("autograder.execute", "main", "execute solution notebooks with nbclient"),
+    "release": ("autograder.tools.release", "main", "generate notebooks/ from solutions/ (--check for CI)"),
+    "nbgrader-course": ("autograder.tools.nbgrader_course", "main", "build a stock nbgrader course folder"),
+    "samples": ("autograder.tools.samples", "main", "write the sample submissions and expected.json"),
+    "execute": ("autograder.tools.execute", "main", "execute solution notebooks with nbclient"),
     "grade": ("autograder.grader.cli", "main", "grade submissions with the course's grader"),
     "report": ("autograder.grader.cli", "report_main", "summarize graded results"),
 }

@@ -2,7 +2,7 @@
 
 Loads notebook 03's cached checkpoint (same model, loss weights and training config; trains it if the cache is
 missing), chooses the entropy threshold on the validation split for a 0.5-point accuracy budget (reference
-implementations from autograder/reference/03_early_exit.py), and times the test split:
+implementations from autograder/course/03_early_exit/reference.py), and times the test split:
 
 - batch 256 and batch 1 on the CPU (and on CUDA when available);
 - full network = every stage and exit head for every sample; early exit = stage-by-stage with batch compaction;
@@ -27,7 +27,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import course_lib as cl  # noqa: E402
-from autograder.mutation import load_stem_module  # noqa: E402
+from autograder import content  # noqa: E402
 
 # Must match the given cells of solutions/03_early_exit.ipynb (tests/test_benchmarks.py checks it), or the checkpoint
 # cache key differs and the benchmark trains its own copy.
@@ -97,7 +97,7 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    ref = load_stem_module("reference", "03_early_exit")
+    ref = content.load("03_early_exit", "reference")
     model, splits = trained_model()
     loaders = cl.data.make_loaders(splits)
     val_logits, val_y = cl.training.collect_logits(model, loaders["val"], device="cpu")

@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import course_lib as cl  # noqa: E402
-from autograder.mutation import load_stem_module  # noqa: E402
+from autograder import content  # noqa: E402
 
-ref = load_stem_module("reference", "04_layer_skipping")
+ref = content.load("04_layer_skipping", "reference")
 
 LAM = 2.0
 

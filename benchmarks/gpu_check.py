@@ -49,7 +49,6 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "docs" / "benchmarks"
-HIDDEN_DIR = ROOT / "autograder" / "hidden"
 
 FULL_TRAIN_IMAGES = 45_000   # CIFAR-10 training split at the full size (50,000 minus 5,000 validation)
 FULL_VAL_IMAGES = 5_000
@@ -302,12 +301,15 @@ class ParityResult:
 
 def hidden_stems() -> list[str]:
     """The notebook stems that have a hidden suite."""
-    return sorted(p.stem for p in HIDDEN_DIR.glob("[0-9][0-9]_*.py"))
+    from autograder import content
+
+    return content.stems()
 
 
 def _suite_states(stem: str, overrides: dict | None, grade_ids: set[str] | None) -> dict[str, str]:
-    from autograder.framework import LocalStudent, run_suite
-    from autograder.mutation import reference_namespace
+    from autograder.suite import run_suite
+    from autograder.student import LocalStudent
+    from autograder.suite import reference_namespace
 
     namespace = reference_namespace(stem)
     namespace.update(overrides or {})
@@ -316,8 +318,8 @@ def _suite_states(stem: str, overrides: dict | None, grade_ids: set[str] | None)
 
 def parity_cases(stems: list[str] | None = None, quick: bool = False) -> list[ParityCase]:
     """Each stem's reference and mutants; with `quick`, QUICK_SKIP_CELLS left out and QUICK_MUTANTS_PER_STEM mutants."""
-    from autograder.framework import load_suite
-    from autograder.mutation import load_stem_module
+    from autograder.suite import load_suite
+    from autograder import content
 
     cases = []
     for stem in stems or hidden_stems():
@@ -326,7 +328,7 @@ def parity_cases(stems: list[str] | None = None, quick: bool = False) -> list[Pa
         cells = {t.grade_id for t in suite.tests} - skipped
         cases.append(ParityCase(stem, "reference", partial(_suite_states, stem, None, cells)))
         chosen: list[ParityCase] = []
-        for mutant in load_stem_module("mutants", stem).MUTANTS:
+        for mutant in content.load(stem, "mutants").MUTANTS:
             targets = {t.grade_id for t in suite.tests if t.name in mutant.targets}
             if quick and (targets & skipped or len(chosen) >= QUICK_MUTANTS_PER_STEM):
                 continue

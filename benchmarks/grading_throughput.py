@@ -27,7 +27,7 @@ def _samples(path: str | None, stems: list[str] | None, students: list[str] | No
         return Path(path)
     import shutil
 
-    from autograder.samples import write_samples
+    from autograder.tools.samples import write_samples
 
     out = Path(tempfile.mkdtemp(prefix="grading-bench-samples-"))
     write_samples(out, stems)

@@ -258,14 +258,14 @@ def test_network_and_files_isolated(batch: dict) -> None:
 
 def test_shipped_reference_is_minimal() -> None:
     from autograder.grader.trusted import closure_source, reference_closure
-    from autograder.mutation import load_stem_module
+    from autograder import content
 
     src = "import math\nA = 2\ndef f(x):\n    return g(x) * A\ndef g(x):\n    return math.sqrt(x)\ndef secret():\n    return 42\n"
     shipped = closure_source(src, ["f"])
     assert "def f" in shipped and "def g" in shipped and "A = 2" in shipped and "secret" not in shipped
     with pytest.raises(KeyError):
         closure_source(src, ["missing"])
-    probes = load_stem_module("probes", "03_early_exit")
+    probes = content.load("03_early_exit", "probes")
     assert probes.reference_helpers("call_isolated", ("threshold_sweep", ("entropy", "threshold_sweep"))) == \
         ("entropy",)          # the function under test is never shipped
     code = reference_closure("03_early_exit", ["entropy"])

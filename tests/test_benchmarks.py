@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import math
 
-from autograder.release import ROOT
+from autograder.tools.release import ROOT
 from benchmarks import bench_early_exit
 
 

@@ -102,7 +102,7 @@ def _student_copy(dest: Path) -> str:
     if released.exists():
         shutil.copy(released, dest)
         return "notebooks/"
-    from autograder.release import make_release, notebook_json, read_notebook
+    from autograder.tools.release import make_release, notebook_json, read_notebook
 
     dest.write_text(notebook_json(make_release(read_notebook(ROOT / "solutions" / f"{STEM}.ipynb"))),
                     encoding="utf-8")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.release import ROOT, build_wheel, is_solution_cell, is_test_cell, read_notebook, solution_stems
+from autograder.tools.release import ROOT, build_wheel, is_solution_cell, is_test_cell, read_notebook, solution_stems
 from colab_runtime import Runtime, cell_text, colab_runtime, errors, run_cells
 
 pytestmark = [pytest.mark.slow, pytest.mark.colab]
@@ -57,7 +57,7 @@ def test_every_notebook_installs_and_self_checks_in_a_fresh_colab_runtime(runtim
             _cell(student, "setup"),
             _cell(student, "imports"),
             solved,
-            "from autograder.selfcheck import check\n"
+            "from autograder.tools.selfcheck import check\n"
             f"report = check(exercise={name!r})\n"
             "assert report.results and all(s == 'passed' for s in report.states.values()), report.states\n"
             "print('SELF-CHECK OK', report)",

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder.execute import execute_notebook
+from autograder.tools.execute import execute_notebook
 from autograder.grader.cli import main as grade_main
 from autograder.grader.report import read_results
-from autograder.release import ROOT, solution_stems
+from autograder.tools.release import ROOT, solution_stems
 from synthetic_datasets import write_cifar10, write_fashion_mnist
 
 pytestmark = pytest.mark.slow

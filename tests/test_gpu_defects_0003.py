@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 import course_lib
-from autograder.release import BEGIN_HIDDEN, is_solution_cell, is_test_cell, nbgrader_meta, read_notebook
+from autograder.tools.release import BEGIN_HIDDEN, is_solution_cell, is_test_cell, nbgrader_meta, read_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 STEMS = ("00_orientation", "01_prediction_depth", "02_branchynet", "03_early_exit")

@@ -22,9 +22,11 @@ import pytest
 import torch
 
 import course_lib as cl
-from autograder.framework import LocalStudent, load_suite, run_suite
-from autograder.mutation import load_stem_module, reference_namespace
-from autograder.release import read_notebook
+from autograder.suite import load_suite, run_suite
+from autograder.student import LocalStudent
+from autograder import content
+from autograder.suite import reference_namespace
+from autograder.tools.release import read_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
@@ -67,7 +69,7 @@ def _result(stem: str, namespace: dict, test: str):
 
 def test_solution_gate_is_finite_for_float16_logits_and_a_zero_draw() -> None:
     gate = _run_cells(GATE_STEM, ["04-03", "04-09"])["st_gumbel_gate"]
-    probes = load_stem_module("probes", GATE_STEM)
+    probes = content.load(GATE_STEM, "probes")
     logits = (torch.randn(64, 2, generator=torch.Generator().manual_seed(0)) * 2).half().requires_grad_(True)
     with probes.zero_uniform_draws():
         assert float(torch.rand(3).abs().sum()) == 0.0  # the probe really forces u = 0
@@ -93,7 +95,7 @@ def test_gated_training_step_under_float16_autocast_keeps_batchnorm_finite() -> 
     base = cl.models.ResNet(10, 3, base_width=8, blocks_per_stage=(1, 1, 1))
     model = ns["GatedResNet"](base).train()
     x, y = torch.randn(16, 3, 16, 16), torch.randint(0, 10, (16,))
-    probes = load_stem_module("probes", GATE_STEM)
+    probes = content.load(GATE_STEM, "probes")
     with probes.zero_uniform_draws(), torch.autocast("cpu", dtype=torch.float16):
         logits, gates = model(x)
         loss = ns["aig_loss"](0.5, 2.0)((logits, gates), y)
@@ -103,7 +105,7 @@ def test_gated_training_step_under_float16_autocast_keeps_batchnorm_finite() -> 
 
 
 def test_zero_draw_probe_restores_torch() -> None:
-    probes = load_stem_module("probes", GATE_STEM)
+    probes = content.load(GATE_STEM, "probes")
     before = (torch.rand, torch.rand_like, torch.Tensor.uniform_, "uniform_" in torch.Tensor.__dict__)
     with pytest.raises(RuntimeError):
         with probes.zero_uniform_draws():
@@ -247,7 +249,7 @@ def test_05_visible_training_check_accepts_a_capped_run(monkeypatch: pytest.Monk
 
 def test_reproducible_training_leaves_a_fit_without_the_switch_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     """Where fit has no amp= switch (an older course_lib) the probe calls it as it is, and restores everything."""
-    probes = load_stem_module("probes", DISTILL_STEM)
+    probes = content.load(DISTILL_STEM, "probes")
 
     def fit_without_switch(model, loader, *, num_epochs: int, **kwargs: Any) -> list:
         return []

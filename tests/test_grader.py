@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import test_grader_support as S
+from autograder import content
 from autograder.grader import notebook as nbmod
 from autograder.grader.cli import collect_submissions, main, report_main
 from autograder.grader.report import read_results
@@ -30,7 +31,7 @@ def scale(x, k):
 
 MONKEY = '''import torch
 import course_lib.checks
-import autograder.framework as fw
+from autograder import student as student_api, suite as fw
 torch.allclose = lambda *a, **k: True
 torch.Tensor.__eq__ = lambda self, other: torch.ones((), dtype=torch.bool)
 course_lib.checks.check_close = lambda *a, **k: None
@@ -313,14 +314,14 @@ def test_bad_arguments_give_clear_errors(tmp_path: Path, capsys: pytest.CaptureF
 # ---------------------------------------------------------------------------------------------
 # Real notebooks (slow): solutions get full marks, released copies get 0 with "not attempted"
 
-REAL_STEMS = sorted(p.stem for p in (ROOT / "autograder" / "hidden").glob("[0-9][0-9]_*.py"))
+REAL_STEMS = content.stems()
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stem", REAL_STEMS or ["00_orientation"])
 def test_real_notebook_solution_and_release(stem: str, tmp_path: Path) -> None:
     solution, release = ROOT / "solutions" / f"{stem}.ipynb", ROOT / "notebooks" / f"{stem}.ipynb"
-    if not (solution.exists() and release.exists() and (ROOT / "autograder" / "hidden" / f"{stem}.py").exists()):
+    if not (solution.exists() and release.exists() and content.has(stem, "tests")):
         pytest.skip(f"{stem}: solution, release or hidden suite not written yet")
     subs = tmp_path / "subs"
     shutil.copy(solution, (subs / "solution").mkdir(parents=True) or subs / "solution" / f"{stem}.ipynb")

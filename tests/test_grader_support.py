@@ -10,7 +10,7 @@ STEM = "90_synthetic"
 SUITE_SOURCE = '''
 """Hidden tests of the synthetic notebook used by tests/test_grader.py."""
 import torch
-from autograder.framework import Suite, expect, expect_close
+from autograder.suite import Suite, expect, expect_close
 
 SUITE = Suite("90_synthetic")
 
@@ -70,7 +70,7 @@ def stub(source: str) -> str:
 
 
 def hidden_test_cell(grade_id: str, visible: str) -> str:
-    return (f"{visible}\n### BEGIN HIDDEN TESTS\nfrom autograder.hidden import run_cell\n"
+    return (f"{visible}\n### BEGIN HIDDEN TESTS\nfrom autograder.suite import run_cell\n"
             f"run_cell(\"{STEM}\", \"{grade_id}\", globals())\n### END HIDDEN TESTS")
 
 

@@ -5,18 +5,18 @@ from pathlib import Path
 
 import pytest
 
-from autograder.framework import load_suite
-from autograder.mutation import check_mutant, check_reference, load_stem_module
+from autograder.suite import load_suite
+from autograder import content
+from autograder.suite import check_mutant, check_reference
 
-HIDDEN = Path(__file__).resolve().parent.parent / "autograder" / "hidden"
-STEMS = sorted(p.stem for p in HIDDEN.glob("[0-9][0-9]_*.py"))
+STEMS = content.stems()
 
 
 def _mutants(stem: str) -> list:
     """The stem's mutants; [] when its module is missing (then the coverage test below fails for it)."""
-    if not (HIDDEN.parent / "mutants" / f"{stem}.py").exists():
+    if not content.has(stem, "mutants"):
         return []
-    return list(load_stem_module("mutants", stem).MUTANTS)
+    return list(content.load(stem, "mutants").MUTANTS)
 
 
 @pytest.mark.parametrize("stem", STEMS)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.nbgrader_course import build_course, nbgrader_env
-from autograder.release import ROOT, is_answer_cell, nbgrader_meta, read_notebook, release_text, solution_stems
+from autograder.tools.nbgrader_course import build_course, nbgrader_env
+from autograder.tools.release import ROOT, is_answer_cell, nbgrader_meta, read_notebook, release_text, solution_stems
 
 STEM = "00_orientation"
 needs_stem = pytest.mark.skipif(STEM not in solution_stems(ROOT), reason=f"solutions/{STEM}.ipynb not written yet")
@@ -35,7 +35,7 @@ def submit(course: Path, student: str, notebook: Path) -> None:
 def test_config_template_sets_the_course_keys(tmp_path: Path, monkeypatch) -> None:
     from traitlets.config.loader import PyFileConfigLoader
 
-    from autograder.nbgrader_config import CELL_TIMEOUT_S, ZIP_COLLECT_REGEXP
+    from autograder.tools.nbgrader_config import CELL_TIMEOUT_S, ZIP_COLLECT_REGEXP
 
     for var in ("COURSE_ID", "NBGRADER_DB_URL", "NBGRADER_EXCHANGE", "NBGRADER_CELL_TIMEOUT"):
         monkeypatch.delenv(var, raising=False)

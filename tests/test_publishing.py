@@ -7,16 +7,16 @@ from pathlib import Path
 import pytest
 
 import course_lib as cl
-from autograder import publishing
-from autograder.execute import CELL_TIMEOUT, default_timeout
-from autograder.release import ROOT, check_repo, read_notebook, solution_stems, write_release
+from autograder.tools import publishing
+from autograder.tools.execute import CELL_TIMEOUT, default_timeout
+from autograder.tools.release import ROOT, check_repo, read_notebook, solution_stems, write_release
 
 FORK = "https://github.com/some-university/dynamic-inference-fork"
 
 
 def _copy_course(target: Path) -> Path:
     """The files the release reads and stamps, copied into `target`."""
-    for rel in ("pyproject.toml", "README.md", "docs/self_study.md", "autograder/grade_on_colab.ipynb",
+    for rel in ("pyproject.toml", "README.md", "docs/self_study.md", "autograder/tools/grade_on_colab.ipynb",
                 "course_lib/release_info.py"):
         (target / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / rel, target / rel)
@@ -41,7 +41,7 @@ def test_a_fork_changes_one_line_and_the_release_stamps_it_everywhere(tmp_path: 
     pyproject.write_text(pyproject.read_text().replace(f'repository = "{old}"', f'repository = "{FORK}"'))
     problems = check_repo(root)
     stale = {p.split(" does not carry")[0] for p in problems if "does not carry" in p}
-    assert {"course_lib/release_info.py", "autograder/grade_on_colab.ipynb", "README.md",
+    assert {"course_lib/release_info.py", "autograder/tools/grade_on_colab.ipynb", "README.md",
             "docs/self_study.md"} <= stale
     assert {f"solutions/{stem}.ipynb" for stem in solution_stems(ROOT)} <= stale
     write_release(root=root)
@@ -53,7 +53,7 @@ def test_a_fork_changes_one_line_and_the_release_stamps_it_everywhere(tmp_path: 
             assert f"colab.research.google.com/github/some-university/dynamic-inference-fork/blob/main/" \
                    f"notebooks/{stem}.ipynb" in text
     assert f"REPOSITORY = {FORK!r}" in (root / "course_lib/release_info.py").read_text()
-    assert FORK in (root / "autograder/grade_on_colab.ipynb").read_text()
+    assert FORK in (root / "autograder/tools/grade_on_colab.ipynb").read_text()
     assert old.removeprefix("https://github.com/") not in (root / "README.md").read_text()
 
 

@@ -9,8 +9,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder.framework import Suite
-from autograder.release import (CODE_STUB, ROOT, TEXT_STUB, check_repo, main, make_release, notebook_json,
+from autograder.suite import Suite
+from autograder.tools.release import (CODE_STUB, ROOT, TEXT_STUB, check_repo, main, make_release, notebook_json,
                                 read_notebook, release_text, solution_stems, validate_source, write_release)
 
 STEM = "98_synthetic"
@@ -34,7 +34,7 @@ def synthetic_solution(stem: str = STEM) -> nbformat.NotebookNode:
                       "    return y\n    ### END SOLUTION", id="s-double",
                       metadata=_meta(grade=False, solution=True, locked=False, grade_id="double_impl")),
         new_code_cell("assert double(2) == 4, 'visible check'\ncl.checks.passed('double')\n"
-                      "### BEGIN HIDDEN TESTS\nfrom autograder.hidden import run_cell\n"
+                      "### BEGIN HIDDEN TESTS\nfrom autograder.suite import run_cell\n"
                       f"run_cell('{stem}', 'test_double', globals())\n### END HIDDEN TESTS", id="s-test",
                       metadata=_meta(grade=True, solution=False, locked=True, points=2, grade_id="test_double")),
         new_code_cell("print(double(21))", id="s-demo"),
@@ -166,7 +166,7 @@ def test_source_validation_reports_clear_problems() -> None:
 
 
 def test_write_release_refuses_an_invalid_source(tmp_path: Path) -> None:
-    from autograder.release import ReleaseError
+    from autograder.tools.release import ReleaseError
 
     (tmp_path / "solutions").mkdir()
     nb = synthetic_solution()

@@ -1,10 +1,10 @@
 """Self-study tools: `check` gives the grader's points, hints progress, solutions wait for an attempt.
 
-The equality that matters (issue 11): on the same code, `autograder.selfcheck.check` gives exactly
-the points of the hidden suite run by `autograder.framework.run_suite` (always tested, in process)
+The equality that matters (issue 11): on the same code, `autograder.tools.selfcheck.check` gives exactly
+the points of the hidden suite run by `autograder.suite.run_suite` (always tested, in process)
 and by the course's grader (`python -m autograder grade`, tested when autograder/grader exists),
 for the reference solution, the untouched student copy and a partial submission, built by
-autograder.samples from every solutions/<stem>.ipynb that has a hidden suite.
+autograder.tools.samples from every solutions/<stem>.ipynb that has a hidden suite.
 """
 from __future__ import annotations
 
@@ -22,13 +22,14 @@ import pytest
 import torch
 
 import course_lib.env
-from autograder import selfcheck
-from autograder.framework import LocalStudent, load_suite, run_suite
-from autograder.mutation import load_stem_module, reference_namespace
+from autograder.tools import selfcheck
+from autograder.suite import load_suite, run_suite
+from autograder.student import LocalStudent
+from autograder import content
+from autograder.suite import reference_namespace
 
 ROOT = Path(__file__).resolve().parent.parent
-HIDDEN = ROOT / "autograder" / "hidden"
-HINT_STEMS = sorted(p.stem for p in HIDDEN.glob("[0-9][0-9]_*.py"))
+HINT_STEMS = content.stems()
 GRADED_STEMS = [s for s in HINT_STEMS if (ROOT / "solutions" / f"{s}.ipynb").exists()]
 KINDS = ("reference", "untouched", "partial")
 DEFINITION_NODES = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -50,9 +51,9 @@ _SAMPLES: dict[str, tuple[dict, dict]] = {}
 
 
 def samples(stem: str) -> tuple[dict, dict]:
-    """(notebooks by kind, expected states by kind) from autograder.samples, cached per stem."""
+    """(notebooks by kind, expected states by kind) from autograder.tools.samples, cached per stem."""
     if stem not in _SAMPLES:
-        from autograder.samples import build_samples, expected_for
+        from autograder.tools.samples import build_samples, expected_for
 
         notebooks, info = build_samples(stem, ROOT)
         states = expected_for(load_suite(stem), info)
@@ -113,7 +114,7 @@ def test_selfcheck_points_equal_hidden_suite(stem: str, kind: str) -> None:
     points, states = suite_points(stem, ns)
     assert report.points == points, f"{stem}/{kind}: self-check {report.points} vs run_suite {points}"
     assert report.states == states
-    assert report.states == expected[kind], f"{stem}/{kind}: states differ from autograder.samples' expectation"
+    assert report.states == expected[kind], f"{stem}/{kind}: states differ from autograder.tools.samples' expectation"
     assert report.max_points == load_suite(stem).max_points
 
 
@@ -122,7 +123,7 @@ def grader_records(tmp_path_factory) -> dict[tuple[str, str], dict]:
     """Grade every stem's three samples with the course's grader in one run: {(kind, stem): record}."""
     if not (ROOT / "autograder" / "grader" / "cli.py").exists():
         pytest.skip("the course's grader (autograder/grader) is not in this checkout yet")
-    from autograder.release import notebook_json
+    from autograder.tools.release import notebook_json
 
     work = tmp_path_factory.mktemp("grader")
     subs = work / "submissions"
@@ -161,7 +162,7 @@ def test_selfcheck_in_a_real_kernel_infers_the_stem(stem: str, tmp_path: Path) -
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                            "language": "python"}})
     nb.cells = [nbformat.v4.new_code_cell(src) for src in kernel_cells(notebooks["partial"])]
-    probe = ("from autograder.selfcheck import check, solution\n"
+    probe = ("from autograder.tools.selfcheck import check, solution\n"
              "_report = check()\n"
              "print('SELFCHECK=' + __import__('json').dumps({'stem': _report.stem, 'points': _report.points, "
              "'states': _report.states}))")
@@ -191,7 +192,7 @@ def test_selfcheck_in_a_real_kernel_infers_the_stem(stem: str, tmp_path: Path) -
 def test_selfcheck_equals_suite_on_every_mutant() -> None:
     """Broken submissions too: each known-wrong implementation of 00 scores the same both ways."""
     stem = "00_orientation"
-    for mutant in load_stem_module("mutants", stem).MUTANTS:
+    for mutant in content.load(stem, "mutants").MUTANTS:
         ns = reference_namespace(stem)
         ns.update(mutant.overrides)
         report = selfcheck.check(stem, namespace=ns, verbose=False)
@@ -209,7 +210,7 @@ def test_check_prints_table_without_test_code(capsys) -> None:
     out = capsys.readouterr().out
     assert "Total: 2 / 4 points" in out and report.points == 2.0
     assert "failed" in out and "accuracy_matches_argmax" in out
-    source = (HIDDEN / "00_orientation.py").read_text()
+    source = content.path_of("00_orientation", "tests").read_text()
     code_lines = {l.strip() for l in source.splitlines() if len(l.strip()) > 25 and not l.strip().startswith('"""')}
     leaked = [l for l in code_lines if l in out]
     assert not leaked, f"hidden test code printed: {leaked[:3]}"
@@ -281,7 +282,7 @@ def test_every_graded_function_has_progressive_hints(stem: str) -> None:
     hints = selfcheck.load_hints(stem)
     graded = sorted({n for t in load_suite(stem).tests for n in t.uses})
     missing = [n for n in graded if n not in hints]
-    assert not missing, f"add hints for {missing} to autograder/hints/{stem}.py"
+    assert not missing, f"add hints for {missing} to autograder/course/{stem}/hints.py"
     for name in graded:
         levels = hints[name]
         assert 2 <= len(levels) <= 3 and all(isinstance(h, str) and len(h) > 40 for h in levels), name

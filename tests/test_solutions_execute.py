@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.execute import execute_notebook
-from autograder.release import ROOT, solution_stems
+from autograder.tools.execute import execute_notebook
+from autograder.tools.release import ROOT, solution_stems
 
 STEMS = solution_stems(ROOT)
 

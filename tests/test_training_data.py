@@ -394,7 +394,8 @@ def test_hidden_tests_run_uncapped(monkeypatch: pytest.MonkeyPatch) -> None:
     """The smoke-test cap limits the notebook's training, never the hidden tests' own small runs."""
     from pathlib import Path
 
-    from autograder.framework import HiddenTest, LocalStudent, run_test
+    from autograder.suite import HiddenTest, run_test
+    from autograder.student import LocalStudent
     from autograder.grader.judge import runner_env
 
     seen = []

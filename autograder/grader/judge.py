@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from autograder import framework as fw
-from autograder.framework import HiddenTest, Result, Student, Suite
+from autograder import student as student_api, suite as fw
+from autograder.suite import HiddenTest, Result, Suite
+from autograder.student import Student
 from autograder.grader import notebook as nbmod
 from autograder.grader import sandbox as sbx
 from autograder.grader import trusted
@@ -368,10 +369,8 @@ class RemoteStudent(Student):
         path = getattr(module, "__file__", None)
         if module is None or not path:
             raise TypeError(f"probe {fn!r} is not a module-level function of an importable module")
-        message = {"op": "probe", "module": fn.__module__, "path": str(path), "qualname": fn.__qualname__,
-                   "args": args, "kwargs": kwargs}
-        if Path(path).resolve().parent != PROBES_DIR:  # e.g. a probe in a (masked) hidden suite file
-            message["source"] = _shipped_probe(str(path), fn.__qualname__)
+        message = {"op": "probe", "module": fn.__module__, "qualname": fn.__qualname__, "args": args,
+                   "kwargs": kwargs, "source": _shipped_probe(str(path), fn.__qualname__)}  # course/ is masked
         chooser = getattr(module, "reference_helpers", None)
         helpers = tuple(chooser(fn.__qualname__, args)) if callable(chooser) else ()
         helpers = tuple(h for h in helpers if h not in self.uses)  # never the reference of what is tested
@@ -388,7 +387,7 @@ class RemoteStudent(Student):
         message = str(header.get("message", ""))[:2000]
         if kind == "ok":
             try:
-                return fw.load_sanitized(payload)
+                return student_api.load_sanitized(payload)
             except Exception as err:  # noqa: BLE001 - forged or corrupt bytes
                 raise fw.StudentError(f"{what} returned an unusable value ({type(err).__name__})") from None
         errors = {"not_attempted": fw.NotAttempted, "student_error": fw.StudentError, "missing": fw.Missing,
@@ -396,9 +395,6 @@ class RemoteStudent(Student):
         if kind in errors:
             raise errors[kind](message)
         raise fw.StudentError(f"{what}: unexpected reply from the student's process ({kind!r})")
-
-
-PROBES_DIR = (PACKAGE_ROOT / "autograder" / "probes").resolve()
 
 
 @functools.lru_cache(maxsize=64)

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Iterable
 
-from autograder.framework import STATES
+from autograder.suite import STATES
 
 __all__ = ["ResultsLog", "read_results", "latest_records", "write_outputs", "gradebook_table", "record_key"]
 

@@ -2,12 +2,11 @@
 
 Started by the judge as ``python -m autograder.grader.runner READ_FD WRITE_FD``. It reads pickled
 requests from READ_FD (cells to execute, `has`, `call`, `probe`, `quit`) and writes replies to
-WRITE_FD as a JSON header plus, for results, `framework.sanitize_bytes` payloads. Student output
+WRITE_FD as a JSON header plus, for results, `student_api.sanitize_bytes` payloads. Student output
 (print, tracebacks) goes to the process's stdout/stderr, never to the reply pipe.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import pickle
 import signal
@@ -52,7 +51,7 @@ class Executor:
 
     def run(self, source: str, timeout: float) -> str | None:
         """Execute one cell; return None on success or a one-line error description."""
-        from autograder.framework import describe_exception
+        from autograder.student import describe_exception
         from autograder.grader.notebook import strip_magics
 
         signal.signal(signal.SIGALRM, _on_alarm)
@@ -88,23 +87,8 @@ class Executor:
                 pass
 
 
-def _load_probe(module_name: str, path: str, qualname: str) -> Any:
-    module = sys.modules.get(module_name)
-    if module is None:
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load probe module {module_name}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
-    target: Any = module
-    for part in qualname.split("."):
-        target = getattr(target, part)
-    return target
-
-
 def _result_reply(value: Any, what: str) -> bytes:
-    from autograder.framework import sanitize_bytes
+    from autograder.student import sanitize_bytes
 
     try:
         payload = sanitize_bytes(value)
@@ -114,7 +98,7 @@ def _result_reply(value: Any, what: str) -> bytes:
 
 
 def _error_reply(err: BaseException) -> bytes:
-    from autograder import framework as fw
+    from autograder import student as student_api, suite as fw
 
     kinds = {fw.TestFailure: "test_failure", fw.NotAttempted: "not_attempted",
              fw.StudentError: "student_error", fw.Missing: "missing"}
@@ -122,12 +106,12 @@ def _error_reply(err: BaseException) -> bytes:
         if isinstance(err, cls):
             return pack_reply({"kind": kind, "message": str(err)[:2000]})
     return pack_reply({"kind": "student_error", "message": f"the student's code raised "
-                                                           f"{fw.describe_exception(err)}"})
+                                                           f"{student_api.describe_exception(err)}"})
 
 
 def serve(read_fd: int, write_fd: int) -> None:
     """Answer requests until `quit` or the pipe closes."""
-    from autograder import framework as fw
+    from autograder import student as student_api, suite as fw
 
     init = pickle.loads(read_frame(read_fd))
     executor = Executor(bool(init.get("use_ipython", True)))
@@ -157,7 +141,7 @@ def serve(read_fd: int, write_fd: int) -> None:
         elif op == "call":
             name = request["name"]
             try:
-                value = fw.call_in_namespace(executor.namespace, name, tuple(request["args"]),
+                value = student_api.call_in_namespace(executor.namespace, name, tuple(request["args"]),
                                              dict(request["kwargs"]))
             except BaseException as err:  # noqa: BLE001
                 write_frame(write_fd, _error_reply(err))
@@ -166,12 +150,9 @@ def serve(read_fd: int, write_fd: int) -> None:
         elif op == "probe":
             try:
                 reference = request.get("reference")
-                if reference:  # trusted helpers the probe may swap in (the sandbox hides autograder/reference)
+                if reference:  # trusted helpers the probe may swap in (the sandbox hides autograder/course)
                     trusted.install_reference(reference["stem"], reference["names"], reference["source"])
-                if request.get("source"):  # a probe whose file the runner cannot read
-                    fn = trusted.load_shipped(request["source"], request["qualname"], request["module"])
-                else:
-                    fn = _load_probe(request["module"], request["path"], request["qualname"])
+                fn = trusted.load_shipped(request["source"], request["qualname"], request["module"])
                 value = fn(executor.namespace, *request["args"], **request["kwargs"])
             except NotImplementedError as err:
                 write_frame(write_fd, pack_reply({"kind": "not_attempted", "message":

@@ -5,8 +5,8 @@ Two levels, chosen per grading run and written into every result as ``"isolation
 - ``bubblewrap`` (Linux with /usr/bin/bwrap and working namespaces): the runner starts inside
   ``bwrap`` with a new network namespace (no network at all, not even the host's loopback), a new PID
   namespace with ``--die-with-parent`` (everything the student starts dies with the runner), the
-  root filesystem read-only, a private /tmp, $HOME hidden, the hidden tests, reference solutions,
-  mutants, hints, solutions/, the extra hidden folders, the submissions and the output folder masked,
+  root filesystem read-only, a private /tmp, $HOME hidden, the per-notebook grading content
+  (autograder/course: hidden tests, references, mutants, probes, hints), solutions/, the extra hidden folders, the submissions and the output folder masked,
   and the student's work folder as the only writable place. When the grader runs as root, bwrap keeps
   only CAP_SETUID/CAP_SETGID for the runner, which uses them once, before any student code, to become
   uid/gid 65534 (nobody) for good: a real unprivileged user outside the sandbox too.
@@ -145,8 +145,8 @@ def choose_isolation(mode: str) -> tuple[str, str]:
 # What the runner must not see, and what it needs
 
 def secret_paths(extra: Iterable[str | os.PathLike] = ()) -> list[Path]:
-    """Instructor-only folders of the course package (hidden tests, references, mutants, hints, solutions)."""
-    paths = [PACKAGE_ROOT / "autograder" / name for name in ("hidden", "reference", "mutants", "hints")]
+    """Instructor-only folders of the course package: all per-notebook grading content, and solutions/."""
+    paths = [PACKAGE_ROOT / "autograder" / "course"]
     paths.append(PACKAGE_ROOT / "solutions")
     paths += [Path(p) for p in extra]
     return paths

@@ -4,13 +4,13 @@ Two uses, one mechanism (`closure_source`: a function's source plus the module-l
 needs, transitively, and the module's imports; nothing else of the module):
 
 - reference helpers: a probe that swaps a trusted implementation of another graded function into the
-  student's globals (so that one exercise's bug cannot cost another exercise's points) declares the
-  names in its module's ``REFERENCE_HELPERS`` and gets them with ``reference_function(STEM, name)``.
+  student's globals (so that one exercise's bug cannot cost another exercise's points) names them in
+  its module's ``reference_helpers(probe_name, args)`` and gets them with ``reference_function(STEM, name)``.
   The judge sends exactly those functions with the probe request; the runner defines them for the
   duration of that probe only. Outside the grader (nbgrader, self-checks, mutation tests) the
-  reference module is read from disk as before.
-- probes defined outside autograder/probes (e.g. in a test suite's hidden file, which the sandbox
-  masks): the judge sends the probe function's closure instead of a path.
+  reference module is loaded from disk.
+- probes: the sandbox masks the whole autograder/course folder, so the judge always sends the probe
+  function's closure rather than a path.
 """
 from __future__ import annotations
 
@@ -30,9 +30,9 @@ def reference_function(stem: str, name: str) -> Any:
     shipped = _SUPPLIED.get((stem, name))
     if shipped is not None:
         return shipped
-    from autograder.mutation import load_stem_module
+    from autograder import content
 
-    return getattr(load_stem_module("reference", stem), name)
+    return getattr(content.load(stem, "reference"), name)
 
 
 def _defined_names(node: ast.stmt) -> set[str]:
@@ -78,10 +78,10 @@ def closure_source(source: str, names: Iterable[str]) -> str:
 
 
 def reference_closure(stem: str, names: Iterable[str]) -> str:
-    """Judge side: the closure of reference functions `names` of `stem` (read from autograder/reference)."""
-    from autograder.mutation import ROOT
+    """Judge side: the closure of reference functions `names` of `stem` (read from course/<stem>/reference.py)."""
+    from autograder import content
 
-    return closure_source((Path(ROOT) / "reference" / f"{stem}.py").read_text(encoding="utf-8"), names)
+    return closure_source(content.path_of(stem, "reference").read_text(encoding="utf-8"), names)
 
 
 def _exec(source: str, label: str) -> dict:

@@ -163,7 +163,7 @@ def scale(x, k):
 
 MONKEY = '''import builtins, numpy, torch
 import course_lib.checks as _checks
-import autograder.framework as _fw
+from autograder import student as _student_api, suite as _fw
 torch.allclose = lambda *a, **k: True
 torch.isclose = lambda a, b, *r, **k: torch.ones_like(a, dtype=torch.bool)
 torch.equal = lambda *a, **k: True
@@ -176,7 +176,7 @@ for _name in dir(_checks):
         setattr(_checks, _name, lambda *a, **k: None)
 _fw.expect = _fw.expect_close = _fw.expect_equal = _fw.expect_shape = lambda *a, **k: None
 _fw.run_test = lambda test, student: _fw.Result(test.name, test.grade_id, "passed", test.points, test.points)
-_fw.sanitize_bytes = lambda value: b"forged"
+_student_api.sanitize_bytes = lambda value: b"forged"
 def add(a, b):
     """Wrong on purpose: a - b."""
     return a - b'''
@@ -210,10 +210,10 @@ def build(base: Path, hidden_file: Path, out: Path, root: Path, mark: str, port:
         S.write(subs / attack.student / (name or f"{S.STEM}.ipynb"), nb)
 
     S.write(subs / "alice" / f"{S.STEM}.ipynb", S.notebook())  # the normal submission
-    secrets = [hidden_file, root / "autograder" / "reference" / "03_early_exit.py",
-               root / "autograder" / "hidden" / "03_early_exit.py", root / "autograder" / "mutants" / "03_early_exit.py",
-               root / "autograder" / "hints" / "03_early_exit.py", next((root / "solutions").glob("*.ipynb"))]
-    secret_dirs = [hidden_file.parent, root / "autograder" / "reference", root / "solutions", out]
+    secrets = [hidden_file, root / "autograder" / "course" / "03_early_exit" / "reference.py",
+               root / "autograder" / "course" / "03_early_exit" / "tests.py", root / "autograder" / "course" / "03_early_exit" / "mutants.py",
+               root / "autograder" / "course" / "03_early_exit" / "hints.py", root / "autograder" / "course" / "03_early_exit" / "probes.py", next((root / "solutions").glob("*.ipynb"))]
+    secret_dirs = [hidden_file.parent, root / "autograder" / "course", root / "solutions", out]
     add_nb(Attack("a01_read_secrets", "read the hidden tests, references, solutions", zero=("scale_by_k",),
                   normal=ADD_TESTS, needs_sandbox=True),
            S.notebook(scale=_fill(READ_SECRETS, SECRETS=repr([str(p) for p in secrets]),
@@ -221,9 +221,9 @@ def build(base: Path, hidden_file: Path, out: Path, root: Path, mark: str, port:
     own = base / "submissions" / "a02_edit_secrets" / f"{S.STEM}.ipynb"
     # Without bubblewrap the runner runs as the grader's user: the editing attack would really edit the
     # checkout, so it is only built when the sandbox is on.
-    targets = [hidden_file, root / "autograder" / "hidden" / "03_early_exit.py",
-               root / "autograder" / "reference" / "03_early_exit.py", root / "autograder" / "framework.py",
-               root / "autograder" / "probes" / "03_early_exit.py", root / "autograder" / "grader" / "judge.py",
+    targets = [hidden_file, root / "autograder" / "course" / "03_early_exit" / "tests.py",
+               root / "autograder" / "course" / "03_early_exit" / "reference.py", root / "autograder" / "suite.py",
+               root / "autograder" / "course" / "03_early_exit" / "probes.py", root / "autograder" / "grader" / "judge.py",
                next((root / "solutions").glob("*.ipynb"))]
     if sandboxed:
         add_nb(Attack("a02_edit_secrets", "edit the hidden tests, references, grader and solutions",

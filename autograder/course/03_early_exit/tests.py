@@ -1,0 +1,374 @@
+"""Hidden tests of 03_early_exit (early-exit inference, threshold tuning, calibration, overthinking).
+
+Each test builds fresh inputs from a seeded generator, runs the student's function and compares it to
+the reference (reference.py beside this file) with tolerances or exact integer equality. Functions that may call
+another graded function (entropy, threshold_sweep) run through a probe that swaps in the trusted helper,
+so a bug in one exercise costs only that exercise's points.
+"""
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+import torch.nn.functional as F
+
+from autograder.suite import StudentError, Suite, TestFailure, expect, expect_close, expect_equal, expect_shape, is_close_number, seeded
+
+SUITE = Suite("03_early_exit")
+
+
+def _expect_raises(student, name: str, *args, what: str) -> None:
+    try:
+        student.call(name, *args)
+    except StudentError:
+        return
+    raise TestFailure(f"{name} should raise a clear error when {what}")
+
+
+def _exit_logits(seed: int, num_exits: int = 3, n: int = 240, c: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
+    """Synthetic exit logits: deeper exits are more often right and more confident, per sample."""
+    g = seeded(seed)
+    y = torch.randint(0, c, (n,), generator=g)
+    difficulty = torch.rand(n, generator=g)
+    logits = []
+    for k in range(num_exits):
+        signal = (k + 1) / num_exits * 4.0 * (1.2 - difficulty)
+        noise = torch.randn(n, c, generator=g) * (1.0 + 0.5 * torch.rand(n, 1, generator=g))
+        logits.append(noise + signal[:, None] * F.one_hot(y, c) * 1.5)
+    return torch.stack(logits), y
+
+
+def _tiny_model(seed: int):
+    """A tiny EarlyExitResNet with non-trivial BatchNorm statistics (so train and eval mode differ)."""
+    from course_lib.models import EarlyExitResNet
+
+    torch.manual_seed(seed)
+    model = EarlyExitResNet(num_classes=5, in_channels=1, base_width=4, blocks_per_stage=(1, 1, 1),
+                            stage_strides=(2, 2, 2))
+    g = seeded(seed + 1)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.copy_(0.3 * torch.randn(module.num_features, generator=g))
+                module.running_var.copy_(0.5 + torch.rand(module.num_features, generator=g))
+        for head in model.exits:
+            for p in head.parameters():
+                p.mul_(6.0)
+    return model.eval()
+
+
+def _mixed_threshold(model, X) -> float:
+    """A threshold far from every sample's entropy at every exit that splits exit 0 and exit 1."""
+    ref = SUITE.reference()
+    with torch.no_grad():
+        H = ref.entropy(torch.stack(model.eval()(X)))  # (E, N)
+    candidates = torch.quantile(H[0], torch.linspace(0.3, 0.7, 41))
+    margin = torch.stack([(H[:-1] - t).abs().min() for t in candidates])
+    return float(candidates[int(margin.argmax())])
+
+
+def _early_exit_case(seed: int, n: int = 64):
+    model = _tiny_model(seed)
+    X = torch.randn(n, 1, 16, 16, generator=seeded(seed + 2))
+    threshold = _mixed_threshold(model, X)
+    preds, exits = SUITE.reference().early_exit_inference(copy.deepcopy(model), X, threshold)
+    counts = torch.bincount(exits, minlength=3)
+    assert counts[0] > 0 and counts[0] < n and counts[1:].sum() > 0, "test case does not mix exits"
+    return model, X, threshold, preds, exits
+
+
+# ------------------------------------------------------------------------------------------- entropy
+
+@SUITE.test(grade_id="test_entropy", points=1, uses=("entropy",))
+def entropy_matches_definition(student) -> None:
+    """entropy is the natural-log entropy of the softmax, one value per row (any leading shape)"""
+    g = seeded(31)
+    for shape, scale in (((50, 10), 1.0), ((7, 3), 4.0), ((3, 20, 6), 2.0), ((1, 2), 0.5)):
+        logits = torch.randn(*shape, generator=g) * scale
+        out = student.call("entropy", logits)
+        expect_shape(out, shape[:-1], f"entropy of logits with shape {shape}")
+        expect_close(out, SUITE.reference().entropy(logits), f"entropy of random logits with shape {shape}", atol=1e-5)
+
+
+@SUITE.test(grade_id="test_entropy", points=1, uses=("entropy",))
+def entropy_safe_at_zero_probability(student) -> None:
+    """entropy is finite and correct when some probabilities underflow to exactly 0"""
+    g = seeded(32)
+    logits = torch.randn(40, 8, generator=g)
+    logits[:20, 0] += 1e4  # softmax puts all mass on class 0, the rest underflows to 0
+    logits[20:30, :4] -= 1e4
+    out = student.call("entropy", logits)
+    expect(isinstance(out, torch.Tensor) and bool(torch.isfinite(out.double()).all()),
+           "entropy returned NaN or inf for confident rows (probabilities exactly 0); use log_softmax")
+    expect_close(out, SUITE.reference().entropy(logits), "entropy of very confident rows", atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- early exit inference
+
+@SUITE.test(grade_id="test_early_exit_inference", points=2, uses=("early_exit_inference",))
+def early_exit_per_sample_in_order(student) -> None:
+    """early exit decides per sample and returns predictions and exits in the original order"""
+    for seed in (41, 42):
+        model, X, threshold, preds, exits = _early_exit_case(seed)
+        out = student.probe(SUITE.probes().early_exit_trace, model, X, threshold)
+        for key, expected in (("preds", preds), ("exit_index", exits)):
+            value = out[key]
+            expect(isinstance(value, torch.Tensor), f"{key} should be a tensor")
+            expect_shape(value, (len(X),), key)
+            expect(not torch.is_floating_point(value), f"{key} should hold integers")
+        expect_equal(out["exit_index"], exits, "exit index per sample on a batch with mixed exits")
+        expect_equal(out["preds"], preds, "predictions per sample on a batch with mixed exits")
+
+
+@SUITE.test(grade_id="test_early_exit_inference", points=2, uses=("early_exit_inference",))
+def early_exit_compacts_batch(student) -> None:
+    """samples that left at an exit are not processed by later stages or heads"""
+    model, X, threshold, _, exits = _early_exit_case(43, n=80)
+    out = student.probe(SUITE.probes().early_exit_trace, model, X, threshold)
+    for k in range(3):
+        remaining = int((exits >= k).sum())
+        expect(out["stage_counts"][k] == remaining,
+               f"stage {k + 1} processed {out['stage_counts'][k]} samples; only samples still in the network "
+               f"should reach it (run each stage once, on the samples that have not left)")
+        expect(out["head_counts"][k] == remaining,
+               f"exit head {k + 1} processed {out['head_counts'][k]} samples; only samples still in the network "
+               f"should reach it")
+
+
+@SUITE.test(grade_id="test_early_exit_inference", points=1, uses=("early_exit_inference",))
+def early_exit_uses_eval_mode(student) -> None:
+    """early exit runs the model in eval mode even when it is handed a model in train mode"""
+    model, X, threshold, preds, exits = _early_exit_case(44)
+    model.train()
+    out = student.probe(SUITE.probes().early_exit_trace, model, X, threshold)
+    expect(not out["any_train_mode"], "some layers ran in train mode; call model.eval() before inference")
+    expect_equal(out["exit_index"], exits, "exit index per sample for a model handed over in train mode")
+    expect_equal(out["preds"], preds, "predictions for a model handed over in train mode")
+
+
+# ---------------------------------------------------------------------------------- exit costs
+
+@SUITE.test(grade_id="test_exit_costs_from_parts", points=1, uses=("exit_costs_from_parts",))
+def exit_costs_include_every_head(student) -> None:
+    """the cost of exit k adds stages 1..k and every exit head 1..k"""
+    g = seeded(51)
+    for num_exits in (1, 3, 5):
+        stages = torch.randint(1000, 100000, (num_exits,), generator=g)
+        heads = torch.randint(100, 5000, (num_exits,), generator=g)
+        out = student.call("exit_costs_from_parts", stages.tolist(), heads.tolist())
+        value = torch.as_tensor(out) if isinstance(out, (list, tuple)) else out
+        expect_close(value, SUITE.reference().exit_costs_from_parts(stages.tolist(), heads.tolist()),
+                     f"cumulative costs for {num_exits} exits", atol=1e-6, rtol=0)
+
+
+@SUITE.test(grade_id="test_exit_costs_from_parts", points=1, uses=("exit_costs_from_parts",))
+def exit_costs_reject_mismatch(student) -> None:
+    """exit_costs_from_parts raises a clear error when stage and head costs do not pair up"""
+    _expect_raises(student, "exit_costs_from_parts", [100, 200, 300], [10, 20], what="there are 3 stages but 2 heads")
+
+
+# ---------------------------------------------------------------------------------- expected cost
+
+@SUITE.test(grade_id="test_expected_cost", points=1, uses=("expected_cost",))
+def expected_cost_weights_samples(student) -> None:
+    """expected cost averages each sample's exit cost (exits weighted by how many samples take them)"""
+    g = seeded(61)
+    for n, num_exits in ((100, 3), (37, 4), (5, 2)):
+        probs = torch.rand(num_exits, generator=g) ** 3 + 0.01
+        exit_index = torch.multinomial(probs, n, replacement=True, generator=g)
+        costs = torch.sort(torch.randint(1000, 10**6, (num_exits,), generator=g)).values.tolist()
+        out = student.call("expected_cost", exit_index, costs)
+        expect(isinstance(out, float), f"expected_cost should return a Python float, got {type(out).__name__}")
+        expect(is_close_number(out, SUITE.reference().expected_cost(exit_index, costs), 1e-6 * max(costs)),
+               f"wrong expected cost for {n} samples over {num_exits} exits")
+
+
+@SUITE.test(grade_id="test_expected_cost", points=1, uses=("expected_cost",))
+def expected_cost_rejects_bad_index(student) -> None:
+    """expected_cost raises a clear error for exit indices outside 0..E-1"""
+    costs = [10.0, 20.0, 30.0]
+    _expect_raises(student, "expected_cost", torch.tensor([0, 1, -1, 2]), costs, what="an exit index is -1")
+    _expect_raises(student, "expected_cost", torch.tensor([0, 3]), costs, what="an exit index is E")
+
+
+# ------------------------------------------------------------------------------- threshold sweep
+
+_THRESHOLDS = [0.0, 0.05, 0.2, 0.5, 0.8, 1.1, 1.4, 1.7, 2.0, 1e9]
+
+
+def _sweep(student, *args):
+    out = student.probe(SUITE.probes().call_isolated, "threshold_sweep", ("entropy",), *args)
+    expect(isinstance(out, (tuple, list)) and len(out) == 2, "threshold_sweep should return (accuracy, cost)")
+    return out
+
+
+@SUITE.test(grade_id="test_threshold_sweep", points=2, uses=("threshold_sweep",))
+def sweep_matches_per_sample_rule(student) -> None:
+    """threshold_sweep gives the accuracy and mean cost of per-sample early exit at every threshold"""
+    costs = [1.0e6, 1.7e6, 2.6e6]
+    for seed in (71, 72):
+        logits, y = _exit_logits(seed)
+        acc, cost = _sweep(student, logits, y, _THRESHOLDS, costs)
+        ref_acc, ref_cost = SUITE.reference().threshold_sweep(logits, y, _THRESHOLDS, costs)
+        expect_close(acc, ref_acc, "accuracy per threshold", atol=1e-9, rtol=0)
+        expect_close(cost, ref_cost, "mean cost per threshold", atol=1e-3, rtol=1e-9)
+
+
+@SUITE.test(grade_id="test_threshold_sweep", points=1, uses=("threshold_sweep",))
+def sweep_extreme_thresholds(student) -> None:
+    """threshold 0 sends everyone to the final exit; a huge threshold lets everyone leave at exit 1"""
+    logits, y = _exit_logits(73, num_exits=4, n=150)
+    costs = [1.0, 2.5, 4.0, 7.0]
+    acc, cost = _sweep(student, logits, y, [0.0, 1e9], costs)
+    acc, cost = torch.as_tensor(acc).double(), torch.as_tensor(cost).double()
+    per_exit = (logits.argmax(-1) == y).double().mean(1)
+    expect(abs(float(acc[0]) - float(per_exit[-1])) < 1e-9 and abs(float(cost[0]) - costs[-1]) < 1e-9,
+           "at threshold 0 no entropy is below the threshold, so every sample must use the final exit")
+    expect(abs(float(acc[1]) - float(per_exit[0])) < 1e-9 and abs(float(cost[1]) - costs[0]) < 1e-9,
+           "at a huge threshold every sample must leave at the first exit")
+
+
+# ------------------------------------------------------------------------------- choose threshold
+
+def _choose(student, *args):
+    out = student.probe(SUITE.probes().call_isolated, "choose_threshold", ("entropy", "threshold_sweep"), *args)
+    expect(isinstance(out, dict), "choose_threshold should return a dict")
+    for key in ("threshold", "val_acc", "val_cost", "test_acc", "test_cost"):
+        expect(key in out and isinstance(out[key], (int, float)) and not isinstance(out[key], bool),
+               f"choose_threshold's result needs a number under {key!r}")
+    return out
+
+
+def _check_choice(out, val, test, thresholds, costs, budget, context: str) -> None:
+    ref = SUITE.reference()
+    expected = ref.choose_threshold(*val, *test, thresholds, costs, budget)
+    v_acc, v_cost = ref.threshold_sweep(*val, [out["threshold"]], costs)
+    t_acc, t_cost = ref.threshold_sweep(*test, [out["threshold"]], costs)
+    expect(abs(float(v_cost[0]) - expected["val_cost"]) < 1e-6 and abs(float(v_acc[0]) - expected["val_acc"]) < 1e-9,
+           f"{context}: the chosen threshold is not the cheapest one within the accuracy budget on the "
+           f"validation split")
+    expect(abs(out["val_acc"] - float(v_acc[0])) < 1e-9 and abs(out["val_cost"] - float(v_cost[0])) < 1e-3,
+           f"{context}: val_acc/val_cost do not belong to the chosen threshold on the validation split")
+    expect(abs(out["test_acc"] - float(t_acc[0])) < 1e-9 and abs(out["test_cost"] - float(t_cost[0])) < 1e-3,
+           f"{context}: test_acc/test_cost are not the test split's numbers at the chosen threshold")
+
+
+_CHOICE_THRESHOLDS = [float(t) for t in torch.linspace(0.0, 2.3, 47)]
+
+
+@SUITE.test(grade_id="test_choose_threshold", points=2, uses=("choose_threshold",))
+def choose_on_validation_report_on_test(student) -> None:
+    """the threshold is chosen on the validation split and reported once on the test split"""
+    costs = [1.0e6, 1.8e6, 2.7e6]
+    val = _exit_logits(81, n=300)
+    test_logits, test_y = _exit_logits(82, n=300)
+    test = (test_logits * torch.tensor([2.0, 1.0, 1.0])[:, None, None], test_y)  # test's first exit is overconfident
+    out = _choose(student, *val, *test, _CHOICE_THRESHOLDS, costs, 0.005)
+    _check_choice(out, val, test, _CHOICE_THRESHOLDS, costs, 0.005, "budget 0.005")
+
+
+@SUITE.test(grade_id="test_choose_threshold", points=1, uses=("choose_threshold",))
+def choose_respects_budget(student) -> None:
+    """the cheapest threshold whose validation accuracy is at most `budget` below the final exit's"""
+    costs = [2.0, 3.0, 5.0, 6.0]
+    val = _exit_logits(83, num_exits=4, n=400)
+    test = _exit_logits(84, num_exits=4, n=200)
+    for budget in (0.0, 0.02, 0.08):
+        out = _choose(student, *val, *test, _CHOICE_THRESHOLDS, costs, budget)
+        _check_choice(out, val, test, _CHOICE_THRESHOLDS, costs, budget, f"budget {budget}")
+
+
+# ------------------------------------------------------------------------------- temperature
+
+def _calibration_data(seed: int, scale: float, n: int = 2000, c: int = 10):
+    g = seeded(seed)
+    z = torch.randn(n, c, generator=g) * 2.0
+    y = torch.multinomial(torch.softmax(z, 1), 1, generator=g)[:, 0]
+    return z * scale, y
+
+
+def _nll(logits, y, T: float) -> float:
+    return float(F.cross_entropy(logits.double() / T, y))
+
+
+def _check_temperature(student, logits, y, context: str) -> None:
+    out = student.call("fit_temperature", logits, y)
+    expect(isinstance(out, float) and math.isfinite(out) and out > 0,
+           f"fit_temperature should return a positive Python float ({context})")
+    best = SUITE.reference().fit_temperature(logits, y)
+    expect(_nll(logits, y, out) <= _nll(logits, y, best) + 1e-4 and abs(out - best) <= 0.02 * best,
+           f"the temperature does not minimise the validation NLL of softmax(logits / T) ({context})")
+
+
+@SUITE.test(grade_id="test_fit_temperature", points=2, uses=("fit_temperature",))
+def temperature_minimises_nll(student) -> None:
+    """fit_temperature finds the T that minimises the NLL of overconfident logits"""
+    for seed, scale in ((91, 2.5), (92, 1.6)):
+        logits, y = _calibration_data(seed, scale)
+        _check_temperature(student, logits, y, f"logits {scale} x too sharp")
+
+
+@SUITE.test(grade_id="test_fit_temperature", points=1, uses=("fit_temperature",))
+def temperature_below_one(student) -> None:
+    """fit_temperature also finds T < 1 for underconfident logits"""
+    logits, y = _calibration_data(93, 0.4)
+    _check_temperature(student, logits, y, "logits 0.4 x too soft")
+
+
+# ------------------------------------------------------------------------------- overthinking
+
+def _overthinking_data(seed: int, num_exits: int = 4, n: int = 300, c: int = 4):
+    g = seeded(seed)
+    y = torch.randint(0, c, (n,), generator=g)
+    logits = torch.randn(num_exits, n, c, generator=g)
+    logits += 1.2 * F.one_hot(y, c)[None] * torch.rand(num_exits, n, 1, generator=g)
+    return logits, y
+
+
+@SUITE.test(grade_id="test_overthinking", points=2, uses=("overthinking",))
+def oracle_stops_at_first_correct_exit(student) -> None:
+    """the oracle exit is the first exit that is correct (the last exit when none is)"""
+    for seed in (101, 102):
+        logits, y = _overthinking_data(seed)
+        out = student.call("overthinking", logits, y)
+        expect(isinstance(out, dict) and "oracle_exit" in out, "overthinking should return a dict with 'oracle_exit'")
+        expect_equal(torch.as_tensor(out["oracle_exit"]).long(), SUITE.reference().overthinking(logits, y)["oracle_exit"],
+                     "oracle exit per sample")
+
+
+@SUITE.test(grade_id="test_overthinking", points=1, uses=("overthinking",))
+def overthinking_fractions(student) -> None:
+    """wasteful and destructive fractions over all samples"""
+    for seed in (103, 104):
+        logits, y = _overthinking_data(seed, num_exits=3, n=500, c=3)
+        out = student.call("overthinking", logits, y)
+        expect(isinstance(out, dict), "overthinking should return a dict")
+        expected = SUITE.reference().overthinking(logits, y)
+        for key in ("wasteful", "destructive"):
+            expect(key in out and is_close_number(out[key], expected[key], 1e-9),
+                   f"wrong {key} fraction (a fraction of all samples, as a float)")
+
+
+# ------------------------------------------------------------------------------- confusion
+
+@SUITE.test(grade_id="test_confusion_scores", points=2, uses=("confusion_scores",))
+def confusion_matches_sdn(student) -> None:
+    """confusion = sum over exits of the L1 distance between softmax outputs and the final one, z-scored"""
+    logits, _ = _overthinking_data(111, num_exits=4, n=120, c=6)
+    train, _ = _overthinking_data(112, num_exits=4, n=200, c=6)
+    train = train * 1.5
+    out = student.call("confusion_scores", logits, train)
+    expect_shape(out, (120,), "confusion scores")
+    expect_close(out, SUITE.reference().confusion_scores(logits, train), "confusion scores", atol=1e-5, rtol=1e-4)
+
+
+@SUITE.test(grade_id="test_confusion_scores", points=1, uses=("confusion_scores",))
+def confusion_normalised_on_training(student) -> None:
+    """confusion scores of the training set itself have mean 0 and standard deviation 1"""
+    train, _ = _overthinking_data(113, num_exits=3, n=150, c=5)
+    out = student.call("confusion_scores", train, train)
+    value = torch.as_tensor(out).double()
+    expect_shape(value, (150,), "confusion scores")
+    expect(abs(float(value.mean())) < 1e-6 and abs(float(value.std()) - 1.0) < 1e-3,
+           "scores of the training set should be z-scored with the training set's mean and standard deviation")
