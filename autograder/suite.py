@@ -17,8 +17,9 @@ States of a result: passed, failed, error, timeout, kernel died, not attempted.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -81,7 +82,7 @@ class HiddenTest:
     grade_id: str
     points: float
     uses: tuple[str, ...]
-    func: Callable[["Student"], None]
+    func: Callable[[Student], None]
     description: str = ""
 
 
@@ -109,7 +110,7 @@ class Suite:
 
     def test(self, grade_id: str, points: float, uses: Sequence[str]) -> Callable:
         """Decorator registering a hidden test for the test cell `grade_id`."""
-        def register(func: Callable[["Student"], None]) -> Callable[["Student"], None]:
+        def register(func: Callable[[Student], None]) -> Callable[[Student], None]:
             if any(t.name == func.__name__ for t in self.tests):
                 raise ValueError(f"duplicate hidden test name {func.__name__} in {self.stem}")
             doc = (func.__doc__ or "").strip().splitlines()

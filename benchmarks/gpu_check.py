@@ -307,9 +307,8 @@ def hidden_stems() -> list[str]:
 
 
 def _suite_states(stem: str, overrides: dict | None, grade_ids: set[str] | None) -> dict[str, str]:
-    from autograder.suite import run_suite
     from autograder.student import LocalStudent
-    from autograder.suite import reference_namespace
+    from autograder.suite import reference_namespace, run_suite
 
     namespace = reference_namespace(stem)
     namespace.update(overrides or {})
@@ -318,8 +317,8 @@ def _suite_states(stem: str, overrides: dict | None, grade_ids: set[str] | None)
 
 def parity_cases(stems: list[str] | None = None, quick: bool = False) -> list[ParityCase]:
     """Each stem's reference and mutants; with `quick`, QUICK_SKIP_CELLS left out and QUICK_MUTANTS_PER_STEM mutants."""
-    from autograder.suite import load_suite
     from autograder import content
+    from autograder.suite import load_suite
 
     cases = []
     for stem in stems or hidden_stems():

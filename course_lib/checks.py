@@ -5,7 +5,8 @@ public checks passed; the hidden tests that decide the grade run only at grading
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch

@@ -4,9 +4,10 @@ from __future__ import annotations
 import os
 import platform
 import random
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import torch

@@ -1,7 +1,7 @@
 """Plots used across notebooks; each returns its matplotlib Axes so notebooks can adjust them."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np

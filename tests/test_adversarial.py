@@ -23,9 +23,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 import test_grader_support as S
 from adversarial.submissions import Attack, build
+
 from autograder.grader.cli import main
 from autograder.grader.report import read_results
 from autograder.grader.sandbox import choose_isolation, find_marked
@@ -257,8 +257,8 @@ def test_network_and_files_isolated(batch: dict) -> None:
 # Unit checks (no processes): what the judge ships to a sandboxed runner
 
 def test_shipped_reference_is_minimal() -> None:
-    from autograder.grader.trusted import closure_source, reference_closure
     from autograder import content
+    from autograder.grader.trusted import closure_source, reference_closure
 
     src = "import math\nA = 2\ndef f(x):\n    return g(x) * A\ndef g(x):\n    return math.sqrt(x)\ndef secret():\n    return 42\n"
     shipped = closure_source(src, ["f"])

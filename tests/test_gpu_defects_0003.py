@@ -9,8 +9,9 @@ G8: notebook 03 must compute its logits on the training device and time only a s
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import pytest
 import torch

@@ -15,17 +15,17 @@ import functools
 import json
 import random
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 import torch
 
 import course_lib as cl
-from autograder.suite import load_suite, run_suite
-from autograder.student import LocalStudent
 from autograder import content
-from autograder.suite import reference_namespace
+from autograder.student import LocalStudent
+from autograder.suite import load_suite, reference_namespace, run_suite
 from autograder.tools.release import read_notebook
 
 ROOT = Path(__file__).resolve().parent.parent

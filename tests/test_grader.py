@@ -12,8 +12,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 import test_grader_support as S
+
 from autograder import content
 from autograder.grader import notebook as nbmod
 from autograder.grader.cli import collect_submissions, main, report_main

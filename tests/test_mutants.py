@@ -1,13 +1,10 @@
 """Every hidden test passes on the reference and fails on each known-wrong implementation aimed at it."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from autograder.suite import load_suite
 from autograder import content
-from autograder.suite import check_mutant, check_reference
+from autograder.suite import check_mutant, check_reference, load_suite
 
 STEMS = content.stems()
 

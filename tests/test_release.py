@@ -10,8 +10,18 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograder.suite import Suite
-from autograder.tools.release import (CODE_STUB, ROOT, TEXT_STUB, check_repo, main, make_release, notebook_json,
-                                read_notebook, release_text, solution_stems, validate_source, write_release)
+from autograder.tools.release import (
+    CODE_STUB,
+    ROOT,
+    TEXT_STUB,
+    check_repo,
+    main,
+    read_notebook,
+    release_text,
+    solution_stems,
+    validate_source,
+    write_release,
+)
 
 STEM = "98_synthetic"
 REAL_STEMS = solution_stems(ROOT)

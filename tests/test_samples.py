@@ -10,10 +10,17 @@ from pathlib import Path
 import pytest
 
 from autograder import content
-from autograder.suite import load_suite, run_suite
 from autograder.student import LocalStudent
-from autograder.tools.release import (BEGIN_HIDDEN, BEGIN_SOLUTION, ROOT, is_test_cell, nbgrader_meta, read_notebook,
-                                solution_stems)
+from autograder.suite import load_suite, run_suite
+from autograder.tools.release import (
+    BEGIN_HIDDEN,
+    BEGIN_SOLUTION,
+    ROOT,
+    is_test_cell,
+    nbgrader_meta,
+    read_notebook,
+    solution_stems,
+)
 from autograder.tools.samples import IMPORT_ERROR_CELL_ID, STUDENTS, write_samples
 
 STEMS = [s for s in solution_stems(ROOT) if content.has(s, "tests")]

@@ -22,11 +22,10 @@ import pytest
 import torch
 
 import course_lib.env
-from autograder.tools import selfcheck
-from autograder.suite import load_suite, run_suite
-from autograder.student import LocalStudent
 from autograder import content
-from autograder.suite import reference_namespace
+from autograder.student import LocalStudent
+from autograder.suite import load_suite, reference_namespace, run_suite
+from autograder.tools import selfcheck
 
 ROOT = Path(__file__).resolve().parent.parent
 HINT_STEMS = content.stems()

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from synthetic_datasets import write_cifar10, write_fashion_mnist
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset, WeightedRandomSampler
 
 from course_lib import cost, data, env, models, training
-from synthetic_datasets import write_cifar10, write_fashion_mnist
 
 
 def tiny_model() -> models.EarlyExitResNet:
@@ -394,9 +394,9 @@ def test_hidden_tests_run_uncapped(monkeypatch: pytest.MonkeyPatch) -> None:
     """The smoke-test cap limits the notebook's training, never the hidden tests' own small runs."""
     from pathlib import Path
 
-    from autograder.suite import HiddenTest, run_test
-    from autograder.student import LocalStudent
     from autograder.grader.judge import runner_env
+    from autograder.student import LocalStudent
+    from autograder.suite import HiddenTest, run_test
 
     seen = []
     test = HiddenTest("sees_cap", "test_x", 1.0, (), lambda student: seen.append(env.train_cap()), "sees the cap")

@@ -10,10 +10,10 @@ import sys
 import time
 import traceback
 import zipfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Callable
 
 from autograder.grader import notebook as nbmod
 from autograder.grader import report as rep

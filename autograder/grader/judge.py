@@ -17,18 +17,26 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from autograder import student as student_api, suite as fw
-from autograder.suite import HiddenTest, Result, Suite
-from autograder.student import Student
+from autograder import student as student_api
+from autograder import suite as fw
 from autograder.grader import notebook as nbmod
 from autograder.grader import sandbox as sbx
 from autograder.grader import trusted
-from autograder.grader.protocol import (ChannelClosed, ChannelTimeout, ProtocolError, read_frame, unpack_reply,
-                                        write_frame)
+from autograder.grader.protocol import (
+    ChannelClosed,
+    ChannelTimeout,
+    ProtocolError,
+    read_frame,
+    unpack_reply,
+    write_frame,
+)
+from autograder.student import Student
+from autograder.suite import HiddenTest, Result, Suite
 
 __all__ = ["GradeOptions", "RunnerDied", "RunnerTimeout", "RunnerProcess", "RemoteStudent", "Session",
            "launch_runner", "runner_env", "grade_notebook_bytes"]

@@ -24,9 +24,10 @@ import ast
 import difflib
 import json
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 __all__ = [
     "NotebookError",

@@ -12,7 +12,8 @@ import os
 import select
 import struct
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["MAX_FRAME", "ChannelClosed", "ChannelTimeout", "ProtocolError", "write_frame", "read_frame",
            "pack_reply", "unpack_reply"]

@@ -6,8 +6,8 @@ import json
 import os
 import re
 import threading
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from autograder.suite import STATES
 

@@ -51,8 +51,8 @@ class Executor:
 
     def run(self, source: str, timeout: float) -> str | None:
         """Execute one cell; return None on success or a one-line error description."""
-        from autograder.student import describe_exception
         from autograder.grader.notebook import strip_magics
+        from autograder.student import describe_exception
 
         signal.signal(signal.SIGALRM, _on_alarm)
         signal.setitimer(signal.ITIMER_REAL, max(timeout, 0.01))
@@ -98,7 +98,8 @@ def _result_reply(value: Any, what: str) -> bytes:
 
 
 def _error_reply(err: BaseException) -> bytes:
-    from autograder import student as student_api, suite as fw
+    from autograder import student as student_api
+    from autograder import suite as fw
 
     kinds = {fw.TestFailure: "test_failure", fw.NotAttempted: "not_attempted",
              fw.StudentError: "student_error", fw.Missing: "missing"}
@@ -111,7 +112,7 @@ def _error_reply(err: BaseException) -> bytes:
 
 def serve(read_fd: int, write_fd: int) -> None:
     """Answer requests until `quit` or the pipe closes."""
-    from autograder import student as student_api, suite as fw
+    from autograder import student as student_api
 
     init = pickle.loads(read_frame(read_fd))
     executor = Executor(bool(init.get("use_ipython", True)))
@@ -154,7 +155,7 @@ def serve(read_fd: int, write_fd: int) -> None:
                     trusted.install_reference(reference["stem"], reference["names"], reference["source"])
                 fn = trusted.load_shipped(request["source"], request["qualname"], request["module"])
                 value = fn(executor.namespace, *request["args"], **request["kwargs"])
-            except NotImplementedError as err:
+            except NotImplementedError:
                 write_frame(write_fd, pack_reply({"kind": "not_attempted", "message":
                                                   "the graded code still raises NotImplementedError "
                                                   "(not attempted)"}))

@@ -33,9 +33,9 @@ import sysconfig
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 __all__ = ["SandboxConfig", "LIMITS_ENV", "MARKER_ENV", "NOBODY", "bwrap_path", "bwrap_works", "choose_isolation",
            "secret_paths", "bwrap_command", "runner_environment", "apply_runner_limits", "kill_tree",
@@ -107,7 +107,7 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap") or (("/usr/bin/bwrap") if os.path.exists("/usr/bin/bwrap") else None)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def bwrap_works(path: str) -> tuple[bool, str]:
     """Try bwrap once with the namespaces we use; (ok, why not)."""
     if not sys.platform.startswith("linux"):

@@ -8,8 +8,8 @@ single file `<stem>.py`.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from autograder import content
 from autograder.suite import Suite, suite_of

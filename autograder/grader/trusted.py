@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import ast
 import builtins
-from pathlib import Path
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 __all__ = ["reference_function", "closure_source", "reference_closure", "install_reference", "clear_reference",
            "load_shipped"]

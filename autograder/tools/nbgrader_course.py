@@ -12,8 +12,8 @@ nbgrader starts must see the course's environment (run nbgrader with the venv on
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from autograder.tools.release import ROOT, ReleaseError, read_notebook, solution_stems, validate_source
 

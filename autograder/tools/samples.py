@@ -23,16 +23,28 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import nbformat
 from nbformat import NotebookNode
 
 from autograder.suite import Suite, load_suite
-from autograder.tools.release import (BEGIN_SOLUTION, END_SOLUTION, ROOT, ReleaseError, defined_names, is_answer_cell,
-                                is_solution_cell, is_test_cell, make_release, nbgrader_meta, notebook_json,
-                                read_notebook, solution_stems)
+from autograder.tools.release import (
+    BEGIN_SOLUTION,
+    END_SOLUTION,
+    ROOT,
+    ReleaseError,
+    defined_names,
+    is_answer_cell,
+    is_solution_cell,
+    is_test_cell,
+    make_release,
+    nbgrader_meta,
+    notebook_json,
+    read_notebook,
+    solution_stems,
+)
 
 __all__ = ["STUDENTS", "fill_cells", "graded_solution_cells", "build_samples", "expected_for", "write_samples",
            "main"]

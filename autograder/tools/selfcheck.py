@@ -27,15 +27,15 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import torch
 
 from autograder import content
 from autograder import suite as framework
-from autograder.suite import HiddenTest, Result, Suite
 from autograder.student import LocalStudent
+from autograder.suite import HiddenTest, Result, Suite
 
 __all__ = ["check", "hint", "solution", "SelfCheckReport", "available_stems", "load_hints", "colab_url",
            "reset_progress", "DEFAULT_TEST_TIMEOUT"]
@@ -174,7 +174,7 @@ def _caller_namespace() -> dict:
 class _RngGuard:
     """Save python, numpy and torch random states on enter and restore them on exit."""
 
-    def __enter__(self) -> "_RngGuard":
+    def __enter__(self) -> _RngGuard:
         self.py = random.getstate()
         self.np = np.random.get_state()
         self.torch = torch.get_rng_state()

@@ -1,8 +1,6 @@
 """Known-wrong implementations for 00_orientation's hidden tests."""
 from __future__ import annotations
 
-import torch
-
 from autograder.suite import Mutant
 
 

@@ -1,54 +1,82 @@
-"""Reference implementations of 01_prediction_depth's graded functions (same names and signatures)."""
-from __future__ import annotations
+"""Reference implementations of 01_prediction_depth's graded functions. GENERATED: do not edit; edit the solution cells.
+
+Written by `python -m autograder release` (autograder/tools/export.py) from solutions/01_prediction_depth.ipynb: the
+imports of its imports cell that the code uses, every graded solution cell (grade_id `*_impl`) with its
+solution markers removed, and the given notebook code that the graded code uses or that builds on it.
+`python -m autograder release --check` fails when this file differs from what the solutions generate.
+Hand-written helpers that only the hidden tests need live in helpers.py beside this file.
+"""
+
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.stats import spearmanr
+from sklearn.neighbors import KNeighborsClassifier
 from torch import nn
 
 
+# cell 01-07
 def extract_representations(model: nn.Module, X: torch.Tensor, batch_size: int = 256,
                             pool_size: int = 4) -> list[torch.Tensor]:
-    """Probe representations of X: input, stem, every residual block, softmax; each (N, D_l) float32 on the CPU."""
+    """Representations of X after every probe layer of a cl.models.ResNet.
+
+    Args:
+        model: a ResNet with `stem`, `blocks()` and `classifier` (any mode; restored on return).
+        X: images, float tensor of shape (N, C, H, W) with C == model.in_channels.
+        batch_size: examples per forward pass.
+        pool_size: spatial maps are average-pooled to pool_size x pool_size before flattening.
+    Returns:
+        A list of float32 CPU tensors, one per layer, in order: input (N, C*p*p), stem (N, C_stem*p*p),
+        each residual block (N, C_b*p*p), softmax output (N, num_classes).
+    """
     if not isinstance(X, torch.Tensor) or X.ndim != 4 or not torch.is_floating_point(X):
         raise ValueError(f"X must be a float tensor of shape (N, C, H, W), got "
                          f"{tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__}")
     if X.shape[1] != model.in_channels:
-        raise ValueError(f"X must have {model.in_channels} channels (shape (N, {model.in_channels}, H, W)), "
-                         f"got {tuple(X.shape)}")
+        raise ValueError(f"X must have shape (N, {model.in_channels}, H, W) for this model, got {tuple(X.shape)}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     if not isinstance(pool_size, int) or pool_size < 1:
         raise ValueError(f"pool_size must be a positive int, got {pool_size!r}")
 
-    def flat(h: torch.Tensor) -> torch.Tensor:
+    def pooled(h):
         return F.adaptive_avg_pool2d(h, pool_size).flatten(1)
 
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    chunks: list[list[torch.Tensor]] = []
+    per_batch = []
     try:
         with torch.no_grad():
             for start in range(0, len(X), batch_size):
                 x = X[start:start + batch_size].to(device)
                 h = model.stem(x)
-                reps = [flat(x), flat(h)]
+                reps = [pooled(x), pooled(h)]
                 for block in model.blocks():
                     h = block(h)
-                    reps.append(flat(h))
+                    reps.append(pooled(h))
                 reps.append(torch.softmax(model.classifier(h), dim=1))
-                chunks.append([r.float().cpu() for r in reps])
+                per_batch.append([r.float().cpu() for r in reps])
     finally:
         model.train(was_training)
-    return [torch.cat([c[l] for c in chunks]) for l in range(len(chunks[0]))]
+    return [torch.cat([reps[layer] for reps in per_batch]) for layer in range(len(per_batch[0]))]
 
 
+# cell 01-10
 def knn_probe_predictions(support_feats: torch.Tensor, support_labels: torch.Tensor, query_feats: torch.Tensor,
                           k: int = 30, exclude_self: bool = False) -> torch.Tensor:
-    """k-NN (uniform vote, Euclidean) predictions for the queries; exclude_self: queries are the support set."""
-    from sklearn.neighbors import KNeighborsClassifier
+    """k-NN probe: majority vote of the k nearest support points (Euclidean) for every query.
 
+    Args:
+        support_feats: (M, D) float features the probe is fitted on.
+        support_labels: (M,) integer labels of the support points.
+        query_feats: (N, D) float features to classify; with exclude_self=True it must be the support set (N == M).
+        k: number of neighbours.
+        exclude_self: leave each query out of its own neighbours (queries == support set).
+    Returns:
+        (N,) int64 tensor of predicted labels.
+    """
     if not isinstance(support_feats, torch.Tensor) or support_feats.ndim != 2:
         raise ValueError("support_feats must be a tensor of shape (M, D)")
     m, d = support_feats.shape
@@ -57,42 +85,60 @@ def knn_probe_predictions(support_feats: torch.Tensor, support_labels: torch.Ten
     if not isinstance(query_feats, torch.Tensor) or query_feats.ndim != 2 or query_feats.shape[1] != d:
         raise ValueError(f"query_feats must have shape (N, {d}) to match support_feats")
     if exclude_self and tuple(query_feats.shape) != (m, d):
-        raise ValueError("with exclude_self=True the queries must be the support set: query_feats must have "
-                         f"shape ({m}, {d})")
-    limit = m - 1 if exclude_self else m
-    if not isinstance(k, int) or not 1 <= k <= limit:
-        raise ValueError(f"k must be an int between 1 and {limit}, got {k!r}")
-    clf = KNeighborsClassifier(n_neighbors=k)
-    clf.fit(support_feats.detach().cpu().double().numpy(), support_labels.detach().cpu().numpy())
+        raise ValueError(f"with exclude_self=True, query_feats must be the support set, shape ({m}, {d})")
+    largest = m - 1 if exclude_self else m
+    if not isinstance(k, int) or not 1 <= k <= largest:
+        raise ValueError(f"k must be an int between 1 and {largest}, got {k!r}")
+    probe = KNeighborsClassifier(n_neighbors=k)
+    probe.fit(support_feats.detach().cpu().double().numpy(), support_labels.detach().cpu().numpy())
     if exclude_self:
-        pred = clf.predict(None)  # each support point's neighbours, without the point itself
+        predicted = probe.predict(None)  # neighbours of every fitted point, the point itself left out
     else:
-        pred = clf.predict(query_feats.detach().cpu().double().numpy())
-    return torch.as_tensor(np.asarray(pred), dtype=torch.long)
+        predicted = probe.predict(query_feats.detach().cpu().double().numpy())
+    return torch.as_tensor(np.asarray(predicted), dtype=torch.long)
 
 
+# cell 01-13
 def prediction_depth(probe_preds: torch.Tensor, final_pred: torch.Tensor) -> torch.Tensor:
-    """Earliest layer index from which every probe agrees with final_pred; L when even the last one disagrees."""
+    """Prediction depth of every example.
+
+    Args:
+        probe_preds: (L, N) integer predictions of the probes at layers 0..L-1.
+        final_pred: (N,) the network's final predicted class of every example.
+    Returns:
+        (N,) int64: the smallest l such that the probes at all layers l..L-1 agree with final_pred
+        (0 when all agree; L when the last probe disagrees).
+    """
     if not isinstance(probe_preds, torch.Tensor) or probe_preds.ndim != 2:
         raise ValueError("probe_preds must be a tensor of shape (L, N)")
     num_layers, n = probe_preds.shape
     if not isinstance(final_pred, torch.Tensor) or tuple(final_pred.shape) != (n,):
-        raise ValueError(f"final_pred must have shape ({n},) to match probe_preds (L, N)")
+        raise ValueError(f"final_pred must have shape ({n},): one entry per column of probe_preds")
     agree = probe_preds.long() == final_pred.long().unsqueeze(0)
-    trailing = agree.flip(0).long().cumprod(0).sum(0)  # number of agreeing probes at the end
-    return (num_layers - trailing).long()
+    # length of the run of agreeing probes at the end: walk back from the last layer with a cumulative product
+    agreeing_tail = agree.flip(0).long().cumprod(dim=0).sum(dim=0)
+    return (num_layers - agreeing_tail).long()
 
 
+# cell 01-19
 def depth_analysis(depths: torch.Tensor, confidence: torch.Tensor, correct: torch.Tensor,
                    num_depths: int | None = None) -> dict:
-    """Spearman correlation of depth and confidence, and count, accuracy and mean confidence per depth."""
-    from scipy.stats import spearmanr
+    """Spearman correlation of depth vs confidence, and count, accuracy and mean confidence per depth.
 
+    Args:
+        depths: (N,) non-negative integer prediction depths.
+        confidence: (N,) float confidence of the network's final prediction (e.g. max softmax probability).
+        correct: (N,) bool (or 0/1) whether the final prediction is right.
+        num_depths: length D of the per-depth tensors (default depths.max() + 1).
+    Returns:
+        {"spearman_rho": float, "p_value": float, "count": (D,) int64, "accuracy": (D,) float,
+         "mean_confidence": (D,) float}, NaN accuracy/confidence for empty depths.
+    """
     if not isinstance(depths, torch.Tensor) or depths.ndim != 1 or torch.is_floating_point(depths):
         raise ValueError("depths must be an integer tensor of shape (N,)")
     n = depths.shape[0]
     if n < 3:
-        raise ValueError("depth_analysis needs at least 3 examples")
+        raise ValueError("depths needs at least 3 examples for a correlation")
     if not isinstance(confidence, torch.Tensor) or tuple(confidence.shape) != (n,):
         raise ValueError(f"confidence must have shape ({n},) to match depths")
     if not isinstance(correct, torch.Tensor) or tuple(correct.shape) != (n,):
@@ -102,14 +148,13 @@ def depth_analysis(depths: torch.Tensor, confidence: torch.Tensor, correct: torc
     size = int(depths.max()) + 1 if num_depths is None else int(num_depths)
     if size < int(depths.max()) + 1:
         raise ValueError(f"num_depths={num_depths} is smaller than the largest depth + 1")
-    rho, p = spearmanr(depths.numpy(), confidence.double().numpy())
-    idx = depths.long()
-    count = torch.bincount(idx, minlength=size)
-    hits = torch.bincount(idx, weights=correct.double(), minlength=size)
-    conf = torch.bincount(idx, weights=confidence.double(), minlength=size)
-    safe = count.clamp(min=1).double()
+    rho, p_value = spearmanr(depths.numpy(), confidence.double().numpy())
+    index = depths.long()
+    count = torch.bincount(index, minlength=size)
+    hits = torch.bincount(index, weights=correct.double(), minlength=size)
+    conf_sum = torch.bincount(index, weights=confidence.double(), minlength=size)
+    denominator = count.clamp(min=1).double()
     empty = count == 0
-    accuracy = torch.where(empty, torch.nan, hits / safe)
-    mean_conf = torch.where(empty, torch.nan, conf / safe)
-    return {"spearman_rho": float(rho), "p_value": float(p), "count": count,
-            "accuracy": accuracy, "mean_confidence": mean_conf}
+    return {"spearman_rho": float(rho), "p_value": float(p_value), "count": count,
+            "accuracy": torch.where(empty, torch.nan, hits / denominator),
+            "mean_confidence": torch.where(empty, torch.nan, conf_sum / denominator)}

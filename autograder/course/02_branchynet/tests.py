@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 import course_lib as cl
-from autograder.suite import Suite, expect, expect_close, expect_equal, expect_shape, seeded
+from autograder.suite import Suite, expect, expect_close, expect_shape, seeded
 
 SUITE = Suite("02_branchynet")
 TINY = {"base_width": 4, "blocks_per_stage": (1, 1, 1), "stage_strides": (2, 2, 2)}

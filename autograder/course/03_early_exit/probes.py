@@ -7,7 +7,8 @@ another exercise's points. Everything returned is plain data.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 STEM = "03_early_exit"
 _MISSING = object()

@@ -13,7 +13,17 @@ import math
 import torch
 import torch.nn.functional as F
 
-from autograder.suite import StudentError, Suite, TestFailure, expect, expect_close, expect_equal, expect_shape, is_close_number, seeded
+from autograder.suite import (
+    StudentError,
+    Suite,
+    TestFailure,
+    expect,
+    expect_close,
+    expect_equal,
+    expect_shape,
+    is_close_number,
+    seeded,
+)
 
 SUITE = Suite("03_early_exit")
 

@@ -5,7 +5,8 @@ No reference answers here: only fixed gates, hooks that count work, and gradient
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch import nn

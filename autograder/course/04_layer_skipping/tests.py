@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from autograder.suite import Suite, TestFailure, as_tensor, expect, expect_close, expect_equal, expect_shape, seeded
+from autograder.suite import Suite, as_tensor, expect, expect_close, expect_equal, expect_shape, seeded
 
 SUITE = Suite("04_layer_skipping")
 
