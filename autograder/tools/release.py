@@ -18,15 +18,14 @@ import ast
 import copy
 import difflib
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
 
 import nbformat
 from nbformat import NotebookNode
 
-from autograder.tools import publishing
 from autograder.suite import Suite, load_suite
+from autograder.tools import publishing
 
 __all__ = [
     "ROOT",
@@ -264,8 +263,15 @@ def validate_source(nb: NotebookNode, stem: str, suite: Suite | None | SuiteLook
 
 def _preprocessors() -> list:
     """nbgrader generate_assignment's pipeline, minus the header, AUTOTEST and database steps."""
-    from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMarkScheme, ClearOutput,
-                                        ClearSolutions, ComputeChecksums, LockCells)
+    from nbgrader.preprocessors import (
+        CheckCellMetadata,
+        ClearHiddenTests,
+        ClearMarkScheme,
+        ClearOutput,
+        ClearSolutions,
+        ComputeChecksums,
+        LockCells,
+    )
     return [LockCells(), ClearSolutions(code_stub={"python": CODE_STUB}, text_stub=TEXT_STUB), ClearOutput(),
             CheckCellMetadata(), ComputeChecksums(), ClearHiddenTests(), ClearMarkScheme(), ComputeChecksums(),
             CheckCellMetadata()]
