@@ -378,7 +378,7 @@ def run_pass(cases: list[ParityCase], context: Callable[[], contextlib.AbstractC
             torch.manual_seed(0)
             try:
                 states[(case.stem, case.subject)] = case.run()
-            except Exception as err:  # a broken suite or mutant module: record it, keep going
+            except Exception as err:  # noqa: BLE001 - a broken suite or mutant module: record it, keep going
                 states[(case.stem, case.subject)] = {"(case)": f"error: {type(err).__name__}: {err}"[:300]}
     seconds = time.perf_counter() - start
     log(f"[gpu_check] parity pass {label}: {len(cases)} cases in {seconds:.1f} s")

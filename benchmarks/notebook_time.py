@@ -28,7 +28,7 @@ def main() -> None:
     error = None
     try:
         client.execute()
-    except Exception as err:  # report, do not hide
+    except Exception as err:  # noqa: BLE001 - any failure of the notebook is reported in the table
         error = f"{type(err).__name__}: {str(err).strip().splitlines()[-1][:300] if str(err).strip() else ''}"
     seconds = time.perf_counter() - start
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss

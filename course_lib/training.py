@@ -121,7 +121,7 @@ def _load_cached(path: Path, key: str, model: nn.Module) -> list[dict] | None:
             raise ValueError("its config key does not match this run's config")
         model.load_state_dict(ckpt["state_dict"], strict=True)
         return list(ckpt.get("history", []))
-    except Exception as err:  # corrupt file, wrong keys, wrong shapes
+    except Exception as err:  # noqa: BLE001 - corrupt file, wrong keys, wrong shapes: retrain (warned)
         warnings.warn(f"Checkpoint {path} is unusable ({type(err).__name__}: {str(err)[:200]}); "
                       f"retraining and overwriting it.", RuntimeWarning, stacklevel=3)
         return None
@@ -308,7 +308,7 @@ def _forward_macs(model: nn.Module, loader: Any, device: torch.device) -> dict[s
         devices = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):  # a traced forward must not move the notebook's RNG
             return {"macs_per_image": module_macs(model, torch.zeros(1, *shape, device=device))}
-    except Exception as err:  # record, never fail the fit over a log line
+    except Exception as err:  # noqa: BLE001 - record, never fail the fit over a log line
         return {"macs_per_image": None, "macs_error": f"{type(err).__name__}: {str(err)[:200]}"}
 
 

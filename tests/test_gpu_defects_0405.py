@@ -46,7 +46,7 @@ def _run_cells(stem: str, ids: list[str]) -> dict[str, Any]:
     """Execute the given solution cells, in order, in one fresh namespace (graded code as the notebook has it)."""
     cells, namespace = _cells(stem), {"__name__": f"solution_{stem[:2]}"}
     for cell_id in ids:
-        exec(compile(cells[cell_id], f"<{stem} cell {cell_id}>", "exec"), namespace)  # noqa: S102
+        exec(compile(cells[cell_id], f"<{stem} cell {cell_id}>", "exec"), namespace)
     return namespace
 
 

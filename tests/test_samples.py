@@ -108,8 +108,8 @@ def _namespace(nb) -> dict:
         try:
             with redirect_stdout(io.StringIO()):
                 exec(compile(cell.source, f"<cell {cell.get('id')}>", "exec"), namespace)
-        except Exception:
-            pass  # e.g. the import_error sample's first cell
+        except Exception:  # noqa: BLE001 - a sample's broken cell (e.g. import_error's first) is the point
+            pass
     return namespace
 
 

@@ -38,7 +38,7 @@ class Executor:
             try:
                 from IPython.core.interactiveshell import InteractiveShell
                 self.shell = InteractiveShell.instance()
-            except Exception:  # IPython missing or broken: fall back to exec
+            except Exception:  # noqa: BLE001 - IPython missing or broken in any way: fall back to exec
                 self.shell = None
             try:
                 self.shell.colors = "nocolor"  # plain tracebacks in the runner log
@@ -83,7 +83,7 @@ class Executor:
         if plt is not None:
             try:
                 plt.close("all")
-            except Exception:
+            except Exception:  # noqa: BLE001 - a student's broken figure must not fail the next cell
                 pass
 
 

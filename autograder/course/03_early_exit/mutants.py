@@ -81,7 +81,7 @@ def early_exit_train_mode(model, X, threshold):
     """Forgets model.eval(): BatchNorm uses batch statistics."""
     with torch.no_grad():
         was = model.training
-        model.eval = lambda: model  # noqa: E731  (keeps the reference's other steps; skips switching mode)
+        model.eval = lambda: model  # (keeps the reference's other steps; skips switching mode)
         try:
             return _ref.early_exit_inference(model, X, threshold)
         finally:
