@@ -72,7 +72,7 @@ def bench_notebooks(cold: bool) -> dict:
     for path in sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")):
         proc = subprocess.run([sys.executable, "-m", "benchmarks.notebook_time", str(path)], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=3600)
-        lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
+        lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
         row = json.loads(lines[-1]) if lines else {"notebook": path.stem, "error": proc.stderr[-300:]}
         rows.append(row)
         print(f"  {row}", flush=True)

@@ -38,7 +38,7 @@ BUDGET = 0.005
 
 
 def early_exit_loss(exit_logits, y):
-    total = sum(w * F.cross_entropy(logits, y) for w, logits in zip(EXIT_WEIGHTS, exit_logits))
+    total = sum(w * F.cross_entropy(logits, y) for w, logits in zip(EXIT_WEIGHTS, exit_logits, strict=True))
     return total / sum(EXIT_WEIGHTS)
 
 

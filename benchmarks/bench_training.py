@@ -35,10 +35,10 @@ def main() -> None:
     weights = (0.3, 0.3, 1.0)
 
     def loss_fn(exit_logits, y):
-        return sum(w * F.cross_entropy(logits, y) for w, logits in zip(weights, exit_logits))
+        return sum(w * F.cross_entropy(logits, y) for w, logits in zip(weights, exit_logits, strict=True))
 
     start = time.perf_counter()
-    history = training.fit(model, loaders["train"], num_epochs=args.epochs, lr=0.05, loss_fn=loss_fn,
+    training.fit(model, loaders["train"], num_epochs=args.epochs, lr=0.05, loss_fn=loss_fn,
                            val_loader=loaders["val"], device="cpu", verbose=False)
     seconds = time.perf_counter() - start
     test_logits, test_y = training.collect_logits(model, loaders["test"], "cpu")

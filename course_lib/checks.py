@@ -32,7 +32,7 @@ def check_type(value: Any, expected: type | tuple[type, ...], name: str = "value
 def check_shape(value: Any, shape: Sequence[int | None], name: str = "value") -> None:
     """Fail unless `value` has `shape` (None matches any size on that axis)."""
     actual = tuple(value.shape) if hasattr(value, "shape") else np.shape(value)
-    ok = len(actual) == len(shape) and all(s is None or s == a for s, a in zip(shape, actual))
+    ok = len(actual) == len(shape) and all(s is None or s == a for s, a in zip(shape, actual, strict=True))
     if not ok:
         raise AssertionError(f"{name} should have shape {tuple(shape)}, got {tuple(actual)}.")
 

@@ -445,7 +445,7 @@ def fit(model: nn.Module, train_loader: DataLoader, *, num_epochs: int, lr: floa
                             if finite else loss_sum.new_zeros(0)]).cpu()
         num_exits = len(hits_sum)
         train_loss = packed[0].item() / seen
-        bad = [name for (name, _), ok in zip(checked, packed[1 + num_exits:].tolist()) if not ok]
+        bad = [name for (name, _), ok in zip(checked, packed[1 + num_exits:].tolist(), strict=True) if not ok]
         if bad or not math.isfinite(train_loss):
             raise _poisoned_error(desc, epoch, train_loss, bad, lr)
         correct = packed[1: 1 + num_exits].to(torch.int64)

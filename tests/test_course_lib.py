@@ -1,6 +1,7 @@
 """Unit tests of course_lib: cost accounting, data, models, training cache, checks, env."""
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 
@@ -48,7 +49,7 @@ def test_small_model_costs_increase_and_include_heads() -> None:
     model = models.EarlyExitResNet(**models.default_arch("small"))
     exits = cost.exit_costs(model, (1, 28, 28))
     parts = cost.block_costs(model, (1, 28, 28))
-    assert all(a < b for a, b in zip(exits, exits[1:]))
+    assert all(a < b for a, b in itertools.pairwise(exits))
     # exit k = stem + blocks of stages 1..k + every head 1..k
     assert exits[0] == parts["stem"] + parts["blocks"][0] + parts["heads"][0]
     assert exits[-1] == parts["stem"] + sum(parts["blocks"]) + sum(parts["heads"])
@@ -175,7 +176,7 @@ def test_strided_stem_halves_the_first_maps_and_cuts_stem_cost() -> None:
     x = torch.randn(2, 1, 28, 28)
     assert plain.stem(x).shape[-1] == 28 and strided.stem(x).shape[-1] == 14
     # same map size after every stage, so the exits see the same resolutions
-    for a, b in zip(plain(x), strided(x)):
+    for a, b in zip(plain(x), strided(x), strict=True):
         assert a.shape == b.shape == (2, 10)
     parts_plain = cost.block_costs(plain, (1, 28, 28))
     parts_strided = cost.block_costs(strided, (1, 28, 28))
@@ -216,7 +217,7 @@ def test_fit_caches_and_reuses(tmp_path, monkeypatch, capsys) -> None:
                          device="cpu")
     assert "loaded cached weights" in capsys.readouterr().out
     assert again == history
-    for a, b in zip(model.state_dict().values(), fresh.state_dict().values()):
+    for a, b in zip(model.state_dict().values(), fresh.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     # a different config trains anew
     training.fit(tiny_exit_model(), train, num_epochs=1, lr=0.05, loss_fn=_loss, augment=None,

@@ -76,7 +76,7 @@ def test_broken_samples_are_broken_as_described(samples, stem: str) -> None:
     ref = read_notebook(out / "reference" / f"{stem}.ipynb")
     untouched = read_notebook(out / "untouched" / f"{stem}.ipynb")
     partial = read_notebook(out / "partial" / f"{stem}.ipynb")
-    changed = [c.id for c, u in zip(partial.cells, untouched.cells) if c.source != u.source]
+    changed = [c.id for c, u in zip(partial.cells, untouched.cells, strict=True) if c.source != u.source]
     assert changed and all(nbgrader_meta(c).get("solution") for c in partial.cells if c.id in changed)
     assert len(read_notebook(out / "deleted_test_cell" / f"{stem}.ipynb").cells) == len(ref.cells) - 1
     assert sum(is_test_cell(c) for c in ref.cells) - 1 == sum(

@@ -180,7 +180,7 @@ def test_selfcheck_in_a_real_kernel_infers_the_stem(stem: str, tmp_path: Path) -
             else:
                 os.environ[k] = v
     text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.get("output_type") == "stream")
-    line = next(l for l in text.splitlines() if l.startswith("SELFCHECK="))
+    line = next(row for row in text.splitlines() if row.startswith("SELFCHECK="))
     got = json.loads(line[len("SELFCHECK="):])
     points, states = suite_points(stem, namespace_of(notebooks["partial"]))
     assert got["stem"] == stem
@@ -210,8 +210,8 @@ def test_check_prints_table_without_test_code(capsys) -> None:
     assert "Total: 2 / 4 points" in out and report.points == 2.0
     assert "failed" in out and "accuracy_matches_argmax" in out
     source = content.path_of("00_orientation", "tests").read_text()
-    code_lines = {l.strip() for l in source.splitlines() if len(l.strip()) > 25 and not l.strip().startswith('"""')}
-    leaked = [l for l in code_lines if l in out]
+    code_lines = {s.strip() for s in source.splitlines() if len(s.strip()) > 25 and not s.strip().startswith('"""')}
+    leaked = [code for code in code_lines if code in out]
     assert not leaked, f"hidden test code printed: {leaked[:3]}"
     assert "module_macs" not in out and "expected =" not in out
 

@@ -178,7 +178,7 @@ def test_device_batches_are_the_loaders_batches(num_samples, drop_last, sizes) -
     for _ in range(3):  # three epochs: the generator advances as the loader's own iteration would
         expected, got = list(reference), list(batches)
         assert [len(b[0]) for b in got] == sizes and len(batches) == len(reference)
-        assert all(torch.equal(a, b) for e, g in zip(expected, got) for a, b in zip(e, g))
+        assert all(torch.equal(a, b) for e, g in zip(expected, got, strict=True) for a, b in zip(e, g, strict=True))
 
 
 def test_device_batches_cover_every_sample_reproducibly() -> None:

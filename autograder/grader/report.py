@@ -185,7 +185,7 @@ def gradebook_table(records: list[dict]) -> str:
                      f"{_fmt(record.get('points', 0))}/{_fmt(record.get('max_points', 0))}", states,
                      notes[:70] + ("..." if len(notes) > 70 else "")])
     widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(header)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)), "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in body]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in body]
     lines.append(f"{len(body)} graded notebook(s); device: {', '.join(devices) or 'n/a'}")
     return "\n".join(lines)

@@ -227,10 +227,10 @@ def _format_table(report: SelfCheckReport) -> str:
              _shorten(r.message, 110)) for r in report.results]
     head = ("test", "exercise", "state", "points", "note")
     widths = [max(len(head[i]), *(len(row[i]) for row in rows)) if rows else len(head[i]) for i in range(4)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(head[:4], widths)) + "  " + head[4]]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head[:4], widths, strict=True)) + "  " + head[4]]
     lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 4)
     for row in rows:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(row[:4], widths)) + "  " + row[4])
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=True)) + "  " + row[4])
     title = f"Self-check of {report.stem}" + (f" (exercise {report.exercise})" if report.exercise else "")
     total = f"Total: {_fmt(report.points)} / {_fmt(report.max_points)} points"
     done = sum(r.state == "passed" for r in report.results)

@@ -29,7 +29,7 @@ def extract_train_mode(model, X, batch_size=256, pool_size=4):
             reps.append(torch.softmax(model.classifier(h), 1))
             out.append(reps)
     model.train(was)
-    return [torch.cat([o[l] for o in out]) for l in range(len(out[0]))]
+    return [torch.cat([o[level] for o in out]) for level in range(len(out[0]))]
 
 
 def extract_no_restore(model, X, batch_size=256, pool_size=4):

@@ -51,7 +51,7 @@ def exit_head_layers(ns: dict, in_channels: int, num_classes: int, hidden: int,
                    "stride": list(c.stride), "padding": list(c.padding) if not isinstance(c.padding, str)
                    else c.padding} for c in convs],
         "bns": [b.num_features for b in bns],
-        "linears": [{"in": l.in_features, "out": l.out_features} for l in linears],
+        "linears": [{"in": lin.in_features, "out": lin.out_features} for lin in linears],
     }
 
 
@@ -202,13 +202,13 @@ def branchy_interface(ns: dict, kwargs: dict, input_shape: tuple) -> dict:
 
 def loss_gradients(ns: dict, logits: list, y: torch.Tensor, weights: list) -> dict:
     """Value and per-exit gradient norms of the student's loss; None where no gradient arrived."""
-    leaves = [l.clone().requires_grad_(True) for l in logits]
+    leaves = [z.clone().requires_grad_(True) for z in logits]
     loss = ns["weighted_exit_loss"](leaves, y, weights)
     if not isinstance(loss, torch.Tensor) or loss.ndim != 0 or not loss.requires_grad:
         return {"tensor_scalar_with_grad": False}
     loss.backward()
     return {"tensor_scalar_with_grad": True,
-            "grads": [l.grad.clone() if l.grad is not None else None for l in leaves]}
+            "grads": [z.grad.clone() if z.grad is not None else None for z in leaves]}
 
 
 def loss_bad_inputs(ns: dict, logits: list, y: torch.Tensor) -> list[str]:
@@ -218,7 +218,7 @@ def loss_bad_inputs(ns: dict, logits: list, y: torch.Tensor) -> list[str]:
     return [
         _error_kind(fn, logits, y, [1.0] * (n - 1)),
         _error_kind(fn, logits, y[:-1], [1.0] * n),
-        _error_kind(fn, [l.unsqueeze(-1) for l in logits], y, [1.0] * n),
+        _error_kind(fn, [z.unsqueeze(-1) for z in logits], y, [1.0] * n),
     ]
 
 
