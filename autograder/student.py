@@ -16,10 +16,24 @@ from typing import Any
 import numpy as np
 import torch
 
-from autograder.suite import Missing, NotAttempted, StudentError, TestFailure
-
-__all__ = ["Student", "LocalStudent", "sanitize", "sanitize_bytes", "load_sanitized", "describe_exception",
+__all__ = ["TestFailure", "NotAttempted", "StudentError", "Missing", "Student", "LocalStudent", "sanitize", "sanitize_bytes", "load_sanitized", "describe_exception",
            "call_in_namespace"]
+
+
+class TestFailure(AssertionError):
+    """A check of a hidden test did not hold; the message is shown to the student."""
+
+
+class NotAttempted(Exception):
+    """The graded function still raises the stub's NotImplementedError."""
+
+
+class StudentError(Exception):
+    """The student's code raised; carries a short, test-free description."""
+
+
+class Missing(Exception):
+    """The graded function is not defined in the submission (deleted or renamed cell)."""
 
 
 # Sanitizing what comes back from student code

@@ -19,15 +19,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
 from autograder import content
-
-if TYPE_CHECKING:
-    from autograder.student import Student
+from autograder.student import LocalStudent, Missing, NotAttempted, Student, StudentError, TestFailure
 
 __all__ = [
     "STATES",
@@ -56,22 +54,6 @@ __all__ = [
 ]
 
 STATES = ("passed", "failed", "error", "timeout", "kernel died", "not attempted")
-
-
-class TestFailure(AssertionError):
-    """A check of a hidden test did not hold; the message is shown to the student."""
-
-
-class NotAttempted(Exception):
-    """The graded function still raises the stub's NotImplementedError."""
-
-
-class StudentError(Exception):
-    """The student's code raised; carries a short, test-free description."""
-
-
-class Missing(Exception):
-    """The graded function is not defined in the submission (deleted or renamed cell)."""
 
 
 @dataclass
@@ -291,15 +273,11 @@ def reference_namespace(stem: str) -> dict[str, Any]:
 
 def check_reference(stem: str) -> list[Result]:
     """Results of the hidden tests on the reference implementations (all should pass)."""
-    from autograder.student import LocalStudent
-
     return run_suite(stem, LocalStudent(reference_namespace(stem)))
 
 
 def check_mutant(stem: str, mutant: Mutant) -> dict[str, Result]:
     """Results, keyed by test name, of the mutant's target tests."""
-    from autograder.student import LocalStudent
-
     namespace = reference_namespace(stem)
     namespace.update(mutant.overrides)
     suite = load_suite(stem)
@@ -313,8 +291,6 @@ def check_mutant(stem: str, mutant: Mutant) -> dict[str, Result]:
 
 def run_cell(stem: str, grade_id: str, namespace: dict) -> None:
     """What the hidden block of an nbgrader test cell calls: run that cell's hidden tests in this kernel."""
-    from autograder.student import LocalStudent
-
     results = run_suite(stem, LocalStudent(namespace), [grade_id])
     if not results:
         raise AssertionError(f"no hidden tests registered for {stem}/{grade_id}")
