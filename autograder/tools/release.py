@@ -25,7 +25,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from autograder.suite import Suite, load_suite
-from autograder.tools import publishing
+from autograder.tools import frame, publishing, tables
 
 __all__ = [
     "ROOT",
@@ -237,6 +237,7 @@ def validate_source(nb: NotebookNode, stem: str, suite: Suite | None | SuiteLook
             for marker in MARKERS:
                 if marker in cell.source:
                     problems.append(f"{label}: '{marker}' in a read-only cell")
+    problems += frame.frame_problems(stem, nb)
     if suite is None:
         return problems
     try:
@@ -364,7 +365,7 @@ def stamp_repo(root: Path = ROOT) -> list[Path]:
         if _read_or_none(path) != text:
             path.write_text(text, encoding="utf-8")
             changed.append(path)
-    return changed
+    return changed + tables.write_tables(Path(root), solution_stems(Path(root)))
 
 
 def build_wheel(out_dir: Path, root: Path = ROOT) -> Path:
@@ -446,6 +447,7 @@ def check_repo(root: Path = ROOT, suite: Suite | None | SuiteLookup = _default_s
         if _read_or_none(path) != text:
             problems.append(f"{path.relative_to(root)} does not carry the install source and version of "
                             f"pyproject.toml [tool.course] (run `python -m autograder release`)")
+    problems += tables.table_problems(root, stems)
     for stem in stems:
         rel = f"solutions/{stem}.ipynb"
         try:
