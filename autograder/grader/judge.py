@@ -321,9 +321,9 @@ class Session:
     def ensure_runner(self) -> bool:
         if self.runner is not None and self.runner.alive():
             return True
-        return self.restart("the runner was not running")
+        return self.restart()
 
-    def restart(self, why: str) -> bool:
+    def restart(self) -> bool:
         self.restarts += 1
         if self.restarts > self.options.max_restarts:
             self._retire()
@@ -452,10 +452,10 @@ def run_tests(session: Session, suite: Suite, options: GradeOptions) -> list[dic
             why = "the whole-notebook time limit was reached" if by_notebook else \
                 f"the test took longer than {options.test_timeout:g} s (infinite loop?)"
             result = _result(test, "timeout", why)
-            session.restart("timeout")
+            session.restart()
         except RunnerDied as err:
             result = _result(test, "kernel died", f"the student's process died during this test: {err}")
-            session.restart("died")
+            session.restart()
         rows.append({**result.to_dict(), "duration_s": round(time.monotonic() - t0, 3)})
     return rows
 

@@ -369,9 +369,6 @@ class CellPlan:
     def label(self) -> str:
         return "+".join(str(i) for i in self.indices)
 
-    def to_dict(self) -> dict:
-        return {"cells": list(self.indices), "kind": self.kind, "run": self.run, "reason": self.reason}
-
 
 def _looks_like_test(cell: Cell, release: ReleaseInfo | None) -> str:
     if cell.is_meta_test:

@@ -13,7 +13,6 @@ import select
 import struct
 import time
 from collections.abc import Callable
-from typing import Any
 
 __all__ = ["MAX_FRAME", "ChannelClosed", "ChannelTimeout", "ProtocolError", "write_frame", "read_frame",
            "pack_reply", "unpack_reply"]
@@ -94,7 +93,3 @@ def unpack_reply(body: bytes) -> tuple[dict, bytes]:
         raise ProtocolError("reply header has no kind")
     return header, body[_HDR.size + n:]
 
-
-def header_text(header: dict, key: str, default: Any = "") -> str:
-    value = header.get(key, default)
-    return str(value)[:2000]

@@ -31,7 +31,6 @@ import subprocess
 import sys
 import sysconfig
 import threading
-import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -481,31 +480,3 @@ class BoundedOutput:
             data += bytes(self.tail)
         text = data.decode("utf-8", "replace")
         return text if n is None else text[-n:]
-
-
-def wait_gone(pids: Iterable[int], timeout: float = 5.0) -> list[int]:
-    """Pids among `pids` still alive after `timeout` seconds."""
-    end = time.monotonic() + timeout
-    left = list(pids)
-    while left and time.monotonic() < end:
-        left = [p for p in left if os.path.exists(f"/proc/{p}") and _proc_state(p) not in ("Z", "X", "")]
-        if left:
-            time.sleep(0.05)
-    return left
-
-
-def _proc_state(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-        return data[data.rindex(b")") + 2:].split()[0].decode()
-    except (OSError, ValueError, IndexError):
-        return ""
-
-
-def describe(cfg: SandboxConfig, isolation: str) -> dict:
-    """What a results record says about the isolation and limits of its runner."""
-    return {"isolation": isolation, "memory_bytes": cfg.memory_bytes, "memory_kind": cfg.memory_kind,
-            "cpu_seconds": cfg.cpu_seconds, "nproc": cfg.nproc, "file_bytes": cfg.file_bytes,
-            "output_bytes": cfg.output_bytes}
-
