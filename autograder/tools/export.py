@@ -206,6 +206,16 @@ def _header(stem: str, helpers: list[str]) -> str:
     return "\n".join(lines) + '\n"""'
 
 
+def _import_block(imports: list[_Statement]) -> str:
+    """The import statements, one a line, with the blank lines between their groups kept from the cell."""
+    lines: list[str] = []
+    for before, statement in zip([None, *imports], imports):
+        if before is not None and statement.node.lineno > before.node.end_lineno + 1:
+            lines.append("")
+        lines.append(statement.text)
+    return "\n".join(lines)
+
+
 def export_reference(stem: str, root: Path = ROOT) -> str:
     """The source of autograder/course/<stem>/reference.py, generated from solutions/<stem>.ipynb."""
     where = f"solutions/{stem}.ipynb"
@@ -235,7 +245,7 @@ def export_reference(stem: str, root: Path = ROOT) -> str:
     imports = [s for s in statements if s.role == "imports" and isinstance(s.node, _IMPORTS)
                and s.defines & used]
     keep -= {s.index for s in imports}
-    parts = [_header(stem, []), "\n".join(s.text for s in imports)]
+    parts = [_header(stem, []) + "\n\n" + _import_block(imports)]
     cell_of_part = None
     for statement in statements:
         if statement.index not in keep:

@@ -7,7 +7,6 @@ solution markers removed, and the given notebook code that the graded code uses 
 Hand-written helpers that only the hidden tests need live in helpers.py beside this file.
 """
 
-
 import numpy as np
 import torch
 import torch.nn.functional as F

@@ -7,8 +7,8 @@ solution markers removed, and the given notebook code that the graded code uses 
 Hand-written helpers that only the hidden tests need live in helpers.py beside this file.
 """
 
-
 import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn

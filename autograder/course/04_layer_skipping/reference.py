@@ -7,10 +7,10 @@ solution markers removed, and the given notebook code that the graded code uses 
 Hand-written helpers that only the hidden tests need live in helpers.py beside this file.
 """
 
-
 import torch
 import torch.nn.functional as F
 from torch import nn
+
 import course_lib as cl
 
 

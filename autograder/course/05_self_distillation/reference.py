@@ -7,9 +7,9 @@ solution markers removed, and the given notebook code that the graded code uses 
 Hand-written helpers that only the hidden tests need live in helpers.py beside this file.
 """
 
-
 import torch
 import torch.nn.functional as F
+
 import course_lib as cl
 
 
