@@ -1,6 +1,6 @@
 """The grader against adversarial submissions (issue 9), graded in one batch with a normal submission.
 
-Built on the synthetic stem of tests/test_grader_support.py, with its hidden suite in a tmp folder
+Built on the synthetic stem of tests/grading_fixtures.py, with its hidden suite in a tmp folder
 passed by --hidden-dir. Each submission in tests/adversarial/submissions.py tries one attack. Must show:
 every attack scores 0 on what it tried to cheat with an explicit reason; the instructor's files (every
 file under autograder/, solutions/ and this test's own tree) are unchanged (sha256); nothing an attack
@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-import test_grader_support as S
+import grading_fixtures as S
 from adversarial.submissions import Attack, build
 
 from autograder.grader.cli import main

@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import test_grader_support as S
+import grading_fixtures as S
 
 from autograder import content
 from autograder.grader import notebook as nbmod

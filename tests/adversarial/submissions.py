@@ -1,6 +1,6 @@
 """Adversarial submissions for the grader (tests/test_adversarial.py): each one tries one attack.
 
-`build(base, ...)` writes them as synthetic notebooks of the test stem (tests/test_grader_support.py)
+`build(base, ...)` writes them as synthetic notebooks of the test stem (tests/grading_fixtures.py)
 under `base/submissions/<student>/...` and returns, per student, what it attacks and what the grade
 must show. Attack code is plain text with placeholders (__NAME__) filled in here; it runs only inside
 the grader's runner.
@@ -12,7 +12,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import test_grader_support as S
+import grading_fixtures as S
 
 ALL_TESTS = ("add_tensors", "add_broadcast", "scale_by_k", "model_has_two_linear")
 ADD_TESTS = ("add_tensors", "add_broadcast")
