@@ -191,26 +191,22 @@ def _builds_on_graded(statement: _Statement, graded: set[str]) -> bool:
             and bool(statement.uses & graded))
 
 
-def _header(stem: str, helpers: list[str]) -> str:
-    lines = [
-        f'"""Reference implementations of {stem}\'s graded functions. GENERATED: do not edit; edit the solution cells.',
-        "",
-        f"Written by `python -m autograder release` (autograder/tools/export.py) from solutions/{stem}.ipynb: the",
-        "imports of its imports cell that the code uses, every graded solution cell (grade_id `*_impl`) with its",
-        "solution markers removed, and the given notebook code that the graded code uses or that builds on it.",
-        "`python -m autograder release --check` fails when this file differs from what the solutions generate.",
-        "Hand-written helpers that only the hidden tests need live in helpers.py beside this file.",
-    ]
-    if helpers:
-        lines.append(f"Imported from helpers.py because the code below needs them: {', '.join(helpers)}.")
-    return "\n".join(lines) + '\n"""'
+def _header(stem: str) -> str:
+    return f'''"""GENERATED from solutions/{stem}.ipynb: the reference implementations of its graded functions.
+
+Do not edit: edit the solution cells and run `python -m autograder release` (autograder/tools/export.py), which
+writes this file from the imports of the notebook's imports cell that the code uses, every graded solution cell
+(grade_id `*_impl`) with its solution markers removed, and the given notebook code that the graded code uses or
+that builds on it. `python -m autograder release --check` fails when this file differs from what the solutions
+generate. Hand-written helpers that only the hidden tests need go in helpers.py beside this file.
+"""'''
 
 
 def _import_block(imports: list[_Statement]) -> str:
     """The import statements, one a line, with the blank lines between their groups kept from the cell."""
     lines: list[str] = []
-    for before, statement in zip([None, *imports], imports):
-        if before is not None and statement.node.lineno > before.node.end_lineno + 1:
+    for i, statement in enumerate(imports):
+        if i and statement.node.lineno > (imports[i - 1].node.end_lineno or 0) + 1:
             lines.append("")
         lines.append(statement.text)
     return "\n".join(lines)
@@ -245,7 +241,7 @@ def export_reference(stem: str, root: Path = ROOT) -> str:
     imports = [s for s in statements if s.role == "imports" and isinstance(s.node, _IMPORTS)
                and s.defines & used]
     keep -= {s.index for s in imports}
-    parts = [_header(stem, []) + "\n\n" + _import_block(imports)]
+    parts = [_header(stem) + "\n\n" + _import_block(imports)]
     cell_of_part = None
     for statement in statements:
         if statement.index not in keep:

@@ -1,10 +1,10 @@
-"""Reference implementations of 01_prediction_depth's graded functions. GENERATED: do not edit; edit the solution cells.
+"""GENERATED from solutions/01_prediction_depth.ipynb: the reference implementations of its graded functions.
 
-Written by `python -m autograder release` (autograder/tools/export.py) from solutions/01_prediction_depth.ipynb: the
-imports of its imports cell that the code uses, every graded solution cell (grade_id `*_impl`) with its
-solution markers removed, and the given notebook code that the graded code uses or that builds on it.
-`python -m autograder release --check` fails when this file differs from what the solutions generate.
-Hand-written helpers that only the hidden tests need live in helpers.py beside this file.
+Do not edit: edit the solution cells and run `python -m autograder release` (autograder/tools/export.py), which
+writes this file from the imports of the notebook's imports cell that the code uses, every graded solution cell
+(grade_id `*_impl`) with its solution markers removed, and the given notebook code that the graded code uses or
+that builds on it. `python -m autograder release --check` fails when this file differs from what the solutions
+generate. Hand-written helpers that only the hidden tests need go in helpers.py beside this file.
 """
 
 import numpy as np
