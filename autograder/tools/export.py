@@ -274,9 +274,8 @@ def reference_problems(stems: list[str], root: Path = ROOT) -> list[str]:
     return problems
 
 
-def write_references(stems: list[str], root: Path = ROOT) -> list[Path]:
-    """Write the generated reference module of every stem (raises ExportError); return the files written."""
-    texts = {stem: export_reference(stem, root) for stem in stems}
+def write_references(texts: dict[str, str], root: Path = ROOT) -> list[Path]:
+    """Write each stem's generated reference module text (from `export_reference`); return the files."""
     written = []
     for stem, text in texts.items():
         path = reference_path(stem, root)

@@ -25,7 +25,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from autograder.suite import Suite, load_suite
-from autograder.tools import frame, publishing, tables
+from autograder.tools import export, frame, publishing, tables
 
 __all__ = [
     "ROOT",
@@ -301,15 +301,21 @@ def release_text(stem: str, root: Path = ROOT) -> str:
 
 def write_release(stems: Iterable[str] | None = None, root: Path = ROOT,
                   suite: Suite | None | SuiteLookup = _default_suite) -> list[Path]:
-    """Validate and write notebooks/<stem>.ipynb for each stem; raise ReleaseError on invalid sources."""
+    """Validate and write notebooks/<stem>.ipynb and the generated autograder/course/<stem>/reference.py for each
+    stem; raise ReleaseError on invalid sources."""
     root = Path(root)
     stamp_repo(root)
     stems = list(stems) if stems is not None else solution_stems(root)
     problems: list[str] = []
     texts: dict[str, str] = {}
+    references: dict[str, str] = {}
     for stem in stems:
         nb = read_notebook(root / "solutions" / f"{stem}.ipynb")
         found = validate_source(nb, stem, suite)
+        try:
+            references[stem] = export.export_reference(stem, root)
+        except export.ExportError as err:
+            found.append(str(err))
         if found:
             problems += found
             continue
@@ -323,7 +329,7 @@ def write_release(stems: Iterable[str] | None = None, root: Path = ROOT,
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
         written.append(path)
-    return written
+    return written + export.write_references(references, root)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -456,6 +462,7 @@ def check_repo(root: Path = ROOT, suite: Suite | None | SuiteLookup = _default_s
             problems.append(str(err))
             continue
         problems += validate_source(source, stem, suite)
+        problems += export.reference_problems([stem], root)
         student = root / "notebooks" / f"{stem}.ipynb"
         if not student.exists():
             problems.append(f"notebooks/{stem}.ipynb is missing (run `python -m autograder release`)")
