@@ -34,12 +34,16 @@ def _meta(**kw) -> dict:
 def synthetic_solution(stem: str = STEM) -> nbformat.NotebookNode:
     """A small notebook that follows docs/AUTHORING.md: setup, imports, one exercise, one open question."""
     cells = [
-        new_markdown_cell("# 98 · Synthetic\nGoals, contents, expected run time.", id="s-title"),
+        new_markdown_cell("# 98 · Synthetic\n\n**Goals**\n- double a number.\n\n**Contents**: Exercise 1: "
+                          "double (2 points) · Open questions (1 point, graded by hand) · Recap.\n\n"
+                          "**Expected run time**: under 1 s the first time, under 1 s on a re-run; full size 1 s.",
+                          id="s-title"),
         new_code_cell("COURSE_VERSION = '0.1.0'\nimport course_lib", id="s-setup",
                       metadata=_meta(grade=False, solution=False, locked=True, grade_id="setup")),
         new_code_cell("import torch\nimport course_lib as cl", id="s-imports",
                       metadata=_meta(grade=False, solution=False, locked=True, grade_id="imports")),
-        new_markdown_cell("## Exercise 1: double (2 points)", id="s-ex1"),
+        new_markdown_cell("## Exercise 1: double (2 points)\n\n**Goal**: twice x.\n**Expected result**: double(2) == 4.",
+                          id="s-ex1"),
         new_code_cell("def double(x):\n    \"\"\"Twice x.\"\"\"\n    ### BEGIN SOLUTION\n    y = 2 * x\n"
                       "    return y\n    ### END SOLUTION", id="s-double",
                       metadata=_meta(grade=False, solution=True, locked=False, grade_id="double_impl")),
@@ -48,13 +52,16 @@ def synthetic_solution(stem: str = STEM) -> nbformat.NotebookNode:
                       f"run_cell('{stem}', 'test_double', globals())\n### END HIDDEN TESTS", id="s-test",
                       metadata=_meta(grade=True, solution=False, locked=True, points=2, grade_id="test_double")),
         new_code_cell("print(double(21))", id="s-demo"),
-        new_markdown_cell("## Open question (1 point)", id="s-q"),
+        new_markdown_cell("## Open questions (1 point, graded by hand)", id="s-q"),
         new_markdown_cell("Because the model answer says so.", id="s-answer",
                           metadata=_meta(grade=True, solution=True, locked=False, points=1, grade_id="answer_why")),
+        new_markdown_cell("## Recap\n\n- double doubles.", id="s-recap"),
     ]
     nb = new_notebook(cells=cells)
     nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.metadata.course = {"stem": stem, "version": "0.1.0"}
+    nb.metadata.course = {"stem": stem, "version": "0.1.0", "title": "synthetic", "summary": "doubling",
+                          "working_time": "1 min",
+                          "run_time": {"small_first": "under 1 s", "small_rerun": "under 1 s", "full_t4": "1 s"}}
     return nb
 
 
