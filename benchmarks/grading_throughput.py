@@ -54,7 +54,7 @@ def measure(samples: Path, workers: int, test_timeout: float) -> dict:
     wall = time.perf_counter() - t0
     per_stem: dict[str, list[float]] = {}
     for r in records:
-        per_stem.setdefault(r.get("stem") or "?", []).append(float(r.get("duration_s", 0.0)))
+        per_stem.setdefault(r.stem or "?", []).append(r.duration_s)
     return {"workers": workers, "submissions": len(records), "wall_s": round(wall, 2),
             "s_per_submission": round(wall / max(1, len(records)), 2),
             "mean_grade_s_by_stem": {k: round(sum(v) / len(v), 2) for k, v in per_stem.items()},

@@ -5,4 +5,4 @@ Entry points: `autograder.grader.cli.main(argv)` (grade) and `autograder.grader.
 """
 from __future__ import annotations
 
-__all__ = ["cli", "judge", "notebook", "report", "runner", "suites", "protocol"]
+__all__ = ["cli", "judge", "notebook", "records", "report", "runner", "sandbox", "suites", "protocol", "trusted"]

@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from autograder.grader import notebook as nbmod
 from autograder.grader import report as rep
 from autograder.grader.judge import GradeOptions, NotebookContext, grade_notebook_bytes
+from autograder.grader.records import GradeRecord
 from autograder.grader.sandbox import SandboxConfig, parse_size
 from autograder.grader.suites import HIDDEN_ENV_VAR, find_suites, load_suite
 
@@ -136,13 +137,10 @@ def collect_submissions(paths: list[str]) -> tuple[list[Submission], list[str]]:
         else:
             parts = path.resolve().parts
             lowered = [p.lower() for p in parts]
-            if "submitted" in lowered[:-1]:
-                rel = "/".join(parts[lowered.index("submitted"):])
-            else:
-                rel = path.name
+            relpath = "/".join(parts[lowered.index("submitted"):]) if "submitted" in lowered[:-1] else path.name
             if path.suffix.lower() != ".ipynb":
                 warnings.append(f"{arg}: not a .ipynb file; graded anyway")
-            subs.append(Submission(str(path), rel, _file_reader(path)))
+            subs.append(Submission(str(path), relpath, _file_reader(path)))
     return subs, warnings
 
 
@@ -188,7 +186,7 @@ def _release_dir(arg: str) -> Path | None:
     return fallback if fallback.is_dir() else None
 
 
-def _grade_one(sub: Submission, ctx: NotebookContext) -> dict:
+def _grade_one(sub: Submission, ctx: NotebookContext) -> GradeRecord:
     try:
         data = b"" if sub.error else sub.read()
         error = sub.error
@@ -203,11 +201,9 @@ def _grade_one(sub: Submission, ctx: NotebookContext) -> dict:
     except Exception as err:  # noqa: BLE001 - a grader bug must not stop the batch
         tb = traceback.format_exc(limit=3)
         print(f"internal grader error on {sub.source}:\n{tb}", file=sys.stderr)
-        return {"source": sub.source, "relpath": sub.relpath, "sha256": hashlib.sha256(data).hexdigest(),
-                "student": nbmod.identify_student(sub.relpath, None)[0], "stem": None, "tests": [],
-                "points": 0.0, "max_points": 0.0, "reasons": [f"internal grader error ({type(err).__name__}: "
-                                                                f"{err}); please report"],
-                "cells": {"ran": [], "skipped": [], "failed": [], "details": []}, "device": ""}
+        return GradeRecord(source=sub.source, relpath=sub.relpath, sha256=hashlib.sha256(data).hexdigest(),
+                           student=nbmod.identify_student(sub.relpath, None)[0],
+                           reasons=[f"internal grader error ({type(err).__name__}: {err}); please report"])
 
 
 def _masks(submissions: list[Submission], out: Path, hidden_dirs: list[str]) -> tuple[str, ...]:
@@ -231,15 +227,14 @@ def _masks(submissions: list[Submission], out: Path, hidden_dirs: list[str]) -> 
 
 def grade(submissions: list[Submission], out: Path, options: GradeOptions, workers: int = 1,
           hidden_dirs: list[str] | None = None, release_dir: Path | None = None, force: bool = False,
-          progress: bool = True) -> list[dict]:
+          progress: bool = True) -> list[GradeRecord]:
     """Grade submissions into `out`; return every record in results.jsonl (old and new)."""
     out.mkdir(parents=True, exist_ok=True)
     masks = _masks(submissions, out, list(hidden_dirs or []))
     options = dataclasses.replace(options, sandbox=dataclasses.replace(
         options.sandbox, masks=tuple(options.sandbox.masks) + masks))
     log = rep.ResultsLog(out / "results.jsonl")
-    existing = rep.read_results(log.path)
-    done = set() if force else {rep.record_key(r["source"], r.get("sha256", "")) for r in existing}
+    done = set() if force else {record.key for record in rep.read_records(log.path)}
     suite_files = find_suites(hidden_dirs or [])
     suites = {}
     for stem, path in suite_files.items():
@@ -273,7 +268,7 @@ def grade(submissions: list[Submission], out: Path, options: GradeOptions, worke
     skipped = len(submissions) - len(todo)
     if skipped and progress:
         print(f"{skipped} submission(s) already graded (same content); use --force to regrade", file=sys.stderr)
-    records = rep.read_results(log.path)
+    records = rep.read_records(log.path)
     rep.write_outputs(out, records)
     return records
 
@@ -328,7 +323,7 @@ def report_main(argv: list[str] | None = None) -> int:
     if not path.exists():
         print(f"error: {path} not found (was `grade --out {args.out}` run?)", file=sys.stderr)
         return 2
-    records = rep.read_results(path)
+    records = rep.read_records(path)
     if args.rebuild:
         rep.write_outputs(Path(args.out), records)
     print(rep.gradebook_table(records))

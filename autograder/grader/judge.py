@@ -35,6 +35,7 @@ from autograder.grader.protocol import (
     unpack_reply,
     write_frame,
 )
+from autograder.grader.records import GradeRecord
 from autograder.student import Student
 from autograder.suite import HiddenTest, Result, Suite
 
@@ -344,8 +345,10 @@ class Session:
         return self.runner.request(message, deadline)
 
     def cells_summary(self) -> dict:
-        ran, skipped, failed = [], [], []
-        details = []
+        ran: list[int] = []
+        skipped: list[int] = []
+        failed: list[int] = []
+        details: list[dict[str, Any]] = []
         for k, plan in enumerate(self.plans):
             outcome = self.outcomes.get(k, {"status": "skipped", "reason": "not reached"})
             entry = {"cells": list(plan.indices), "kind": plan.kind, **outcome}
@@ -473,59 +476,57 @@ class NotebookContext:
 
 
 def grade_notebook_bytes(data: bytes | None, relpath: str, source: str, ctx: NotebookContext,
-                         read_error: str = "") -> dict:
+                         read_error: str = "") -> GradeRecord:
     """Grade one submitted file; always returns a record (never raises for anything a student did)."""
     t0 = time.monotonic()
     digest = hashlib.sha256(data or b"").hexdigest()
-    record: dict[str, Any] = {"source": source, "relpath": relpath, "sha256": digest, "reasons": [],
-                              "cells": {"ran": [], "skipped": [], "failed": [], "details": []},
-                              "tests": [], "device": "", "graded_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    record = GradeRecord(source=source, relpath=relpath, sha256=digest, graded_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
     parsed: nbmod.ParsedNotebook | None = None
     error = read_error
     if not error:
         try:
             parsed = nbmod.parse_notebook(data or b"")
-            record["reasons"] += parsed.notes
+            record.reasons += parsed.notes
         except nbmod.NotebookError as err:
             error = str(err)
     stem, stem_rule = nbmod.identify_stem(parsed, relpath, ctx.known(), ctx.releases)
     student, student_rule = nbmod.identify_student(relpath, stem)
-    record.update(student=student, student_rule=student_rule, stem=stem, stem_rule=stem_rule)
+    record.student, record.student_rule, record.stem, record.stem_rule = student, student_rule, stem, stem_rule
     suite = ctx.suites.get(stem) if stem else None
     if suite is None:
-        record["reasons"].append(f"could not tell which notebook this is ({stem_rule}); nothing graded"
-                                 if stem is None else f"no hidden tests for {stem}")
+        record.reasons.append(f"could not tell which notebook this is ({stem_rule}); nothing graded"
+                              if stem is None else f"no hidden tests for {stem}")
         if error:
-            record["reasons"].append(error)
+            record.reasons.append(error)
         return _finish(record, 0.0, t0)
     if error:
-        record["reasons"].append(error)
-        record["tests"] = _all_tests(suite, "error", error)
+        record.reasons.append(error)
+        record.tests = _all_tests(suite, "error", error)
         return _finish(record, suite.max_points, t0)
-    assert parsed is not None
+    assert parsed is not None and stem is not None  # a suite was found for this stem, and the file parsed
     graded = sorted({n for t in suite.tests for n in t.uses})
     plans = nbmod.plan_cells(parsed, ctx.options.cells, graded, ctx.releases.get(stem))
-    _note_test_cells(parsed, suite, record["reasons"])
+    _note_test_cells(parsed, suite, record.reasons)
     session = Session(plans, ctx.options, time.monotonic() + ctx.options.notebook_timeout)
-    record["isolation"] = session.isolation
+    record.isolation = session.isolation
     if session.isolation_note:
-        record["reasons"].append(session.isolation_note)
+        record.reasons.append(session.isolation_note)
     try:
         if not session.start():
-            record["reasons"].append(session.failure)
-            record["tests"] = _all_tests(suite, "kernel died", f"not run: {session.failure}")
+            record.reasons.append(session.failure)
+            record.tests = _all_tests(suite, "kernel died", f"not run: {session.failure}")
         else:
-            record["tests"] = run_tests(session, suite, ctx.options)
-        record["device"] = session.device
-        record["cells"] = session.cells_summary()
-        record["reasons"] += session.notes
-        record["restarts"] = session.restarts
-        record["runner"] = session.runner_info
+            record.tests = run_tests(session, suite, ctx.options)
+        record.device = session.device
+        record.cells = session.cells_summary()
+        record.reasons += session.notes
+        record.restarts = session.restarts
+        record.runner = session.runner_info
     finally:
         session.close()
-    record["output_bytes"] = session.output_bytes
+    record.output_bytes = session.output_bytes
     if session.output_truncated:
-        record["reasons"].append(f"the notebook printed {session.output_bytes / 2**20:.1f} MiB; only the first "
+        record.reasons.append(f"the notebook printed {session.output_bytes / 2**20:.1f} MiB; only the first "
                                  f"and last {ctx.options.sandbox.output_bytes // 2048} KiB were kept")
     return _finish(record, suite.max_points, t0)
 
@@ -543,8 +544,8 @@ def _note_test_cells(parsed: nbmod.ParsedNotebook, suite: Suite, reasons: list[s
         reasons.append(f"duplicated test cells: {', '.join(dupes)} (graded once)")
 
 
-def _finish(record: dict, max_points: float, t0: float) -> dict:
-    record["points"] = round(sum(float(t["points"]) for t in record["tests"]), 4)
-    record["max_points"] = max_points
-    record["duration_s"] = round(time.monotonic() - t0, 3)
+def _finish(record: GradeRecord, max_points: float, t0: float) -> GradeRecord:
+    record.points = round(sum(float(t["points"]) for t in record.tests), 4)
+    record.max_points = max_points
+    record.duration_s = round(time.monotonic() - t0, 3)
     return record
