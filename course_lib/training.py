@@ -8,9 +8,9 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sized
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -208,9 +208,10 @@ class DeviceBatches:
             raise ValueError("device_batches needs a DataLoader over an (X, y) TensorDataset with the default "
                              "sampler (or shuffle=True) and collate function; iterate other loaders directly.")
         X, y = tensors
-        if len(X) != len(loader.dataset) or len(y) != len(X):
+        size = len(cast(Sized, loader.dataset))  # a TensorDataset, checked above
+        if len(X) != size or len(y) != len(X):
             raise ValueError(f"tensors hold {len(X)} and {len(y)} samples, but the loader's dataset has "
-                             f"{len(loader.dataset)}; pass the dataset's own tensors (moved to a device).")
+                             f"{size}; pass the dataset's own tensors (moved to a device).")
         self.loader, self.X, self.y = loader, X, y
 
     def __len__(self) -> int:
@@ -374,28 +375,28 @@ def fit(model: nn.Module, train_loader: DataLoader, *, num_epochs: int, lr: floa
     if verbose and cap is not None and (epochs_run, steps_per_epoch) != (num_epochs, batches_per_epoch):
         print(f"[{desc}] {TRAIN_CAP_ENV_VAR}={cap}: capped at {epochs_run} epoch(s) of {steps_per_epoch} step(s) "
               f"(asked for {num_epochs} of {batches_per_epoch}); numbers from this run mean nothing")
-    log = {"desc": desc, "config": (config or {}).get("name"), "num_epochs": num_epochs, "epochs_run": 0,
+    log: dict[str, Any] = {"desc": desc, "config": (config or {}).get("name"), "num_epochs": num_epochs, "epochs_run": 0,
            "steps_run": 0, "steps_per_epoch": batches_per_epoch, "train_size": _dataset_size(train_loader),
            "batch_size": getattr(train_loader, "batch_size", None), "amp": amp, "device": str(device),
            "cap": None if cap is None else str(cap)}
     path = key = None
     if config is not None:
         full_config = dict(config, num_epochs=num_epochs, lr=lr, optimizer=optimizer,
-                           weight_decay=weight_decay, augment=augment, train_size=len(train_loader.dataset))
+                           weight_decay=weight_decay, augment=augment, train_size=_dataset_size(train_loader))
         if amp != "auto":  # keeps the keys of checkpoints cached before the switch existed
             full_config["amp"] = amp
         if cap is not None:  # a capped checkpoint must never be loaded by an uncapped run
             full_config["train_cap"] = str(cap)
         key = config_key(full_config, model)
         path = cache_dir() / f"{config.get('name', type(model).__name__)}-{key[:16]}.pt"
-        history = _load_cached(path, key, model)
-        if history is not None:
+        cached = _load_cached(path, key, model)
+        if cached is not None:
             if verbose:
                 print(f"[{desc}] loaded cached weights from {path.name} (delete it to retrain)")
-                if history:
-                    print(f"[{desc}] " + _summary(len(history), len(history), history[-1]))
+                if cached:
+                    print(f"[{desc}] " + _summary(len(cached), len(cached), cached[-1]))
             _log_fit(dict(log, seconds=time.perf_counter() - began, cached=True), model, train_loader, device)
-            return history
+            return cached
     if loss_fn is None:
         loss_fn = lambda out, y: F.cross_entropy(out, y)  # noqa: E731
     use_scaler = dtype == torch.float16 and device.type == "cuda"
@@ -406,7 +407,7 @@ def fit(model: nn.Module, train_loader: DataLoader, *, num_epochs: int, lr: floa
     scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
     batches: Any = train_loader
     if _feeds_from_device(train_loader, device):  # copied once per call, then batched on the device
-        X_all, y_all = (t.to(device) for t in train_loader.dataset.tensors)
+        X_all, y_all = (t.to(device) for t in cast(TensorDataset, train_loader.dataset).tensors)
         batches = device_batches(train_loader, (X_all, y_all))
     sum_dtype = torch.float32 if device.type == "mps" else torch.float64  # float64: the sums of loss.item()
     history: list[dict] = []

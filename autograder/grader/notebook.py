@@ -93,6 +93,18 @@ class ParsedNotebook:
         return any(c.nbgrader for c in self.cells)
 
 
+def _text_field(obj: dict[str, Any], key: str, default: str) -> str:
+    """obj[key] if it is a string, else `default` (a damaged notebook may hold anything)."""
+    value = obj.get(key)
+    return value if isinstance(value, str) else default
+
+
+def _dict_field(obj: dict[str, Any], key: str) -> dict[str, Any]:
+    """A copy of obj[key] if it is an object, else an empty dict."""
+    value = obj.get(key)
+    return dict(value) if isinstance(value, dict) else {}
+
+
 def _source_text(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -124,7 +136,7 @@ def parse_notebook(data: bytes) -> ParsedNotebook:
     major = raw.get("nbformat")
     minor = raw.get("nbformat_minor")
     version = f"{major}.{minor}"
-    metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+    metadata = _dict_field(raw, "metadata")
     if isinstance(raw.get("cells"), list):
         raw_cells = raw["cells"]
         if major not in (4, None):
@@ -140,14 +152,12 @@ def parse_notebook(data: bytes) -> ParsedNotebook:
         if not isinstance(rc, dict):
             notes.append(f"cell {i} is not an object; ignored")
             continue
-        cell_type = rc.get("cell_type") if isinstance(rc.get("cell_type"), str) else "raw"
+        cell_type = _text_field(rc, "cell_type", "raw")
         if cell_type == "heading":
             cell_type = "markdown"
         source = _source_text(rc.get("source", rc.get("input", "")))
-        meta = rc.get("metadata") if isinstance(rc.get("metadata"), dict) else {}
-        nbg = meta.get("nbgrader") if isinstance(meta.get("nbgrader"), dict) else {}
-        cell_id = rc.get("id") if isinstance(rc.get("id"), str) else ""
-        cells.append(Cell(len(cells), cell_type, source, dict(nbg), cell_id))
+        meta = _dict_field(rc, "metadata")
+        cells.append(Cell(len(cells), cell_type, source, _dict_field(meta, "nbgrader"), _text_field(rc, "id", "")))
     if not any(c.cell_type == "code" for c in cells):
         notes.append("notebook has no code cells")
     return ParsedNotebook(cells, metadata, version, notes)
@@ -397,7 +407,7 @@ def plan_cells(nb: ParsedNotebook, mode: str = "definitions", graded_names: Sequ
     i = 0
     while i < len(code):
         cell = code[i]
-        indices = (cell.index,)
+        indices: tuple[int, ...] = (cell.index,)
         source = cell.source
         # a cell split in two by the student: join with the next cells when only the join parses
         if _parse(source) is None and not _looks_like_test(cell, release):

@@ -40,10 +40,11 @@ class Executor:
                 self.shell = InteractiveShell.instance()
             except Exception:  # noqa: BLE001 - IPython missing or broken in any way: fall back to exec
                 self.shell = None
-            try:
-                self.shell.colors = "nocolor"  # plain tracebacks in the runner log
-            except Exception:  # noqa: BLE001 - cosmetic only
-                pass
+            if self.shell is not None:
+                try:
+                    self.shell.colors = "nocolor"  # plain tracebacks in the runner log
+                except Exception:  # noqa: BLE001 - cosmetic only
+                    pass
         if self.shell is not None:
             self.namespace = self.shell.user_ns
         else:
