@@ -1,7 +1,9 @@
-"""CIFAR-style ResNets: a plain baseline and a variant with an exit head after every stage."""
-from __future__ import annotations
+"""CIFAR-style ResNets: a plain baseline and a variant with an exit head after every stage.
 
-from typing import Callable
+`EarlyExitResNet` is the model of notebooks 03 and 05; its exit heads are fixed (`PoolLinearHead`), so it is not
+notebook 02's `BranchyResNet`, which students build themselves around their own `ExitHead`.
+"""
+from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
@@ -18,7 +20,10 @@ __all__ = [
 
 
 def check_input(x: torch.Tensor, in_channels: int, name: str = "model") -> None:
-    """Raise a clear error unless `x` is a float batch (N, in_channels, H, W)."""
+    """Raise a clear error unless `x` is a float batch (N, in_channels, H, W).
+
+    Introduced in 00_orientation.
+    """
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} expects a torch.Tensor, got {type(x).__name__}.")
     if x.ndim != 4 or x.shape[1] != in_channels:
@@ -29,7 +34,10 @@ def check_input(x: torch.Tensor, in_channels: int, name: str = "model") -> None:
 
 
 class BasicBlock(nn.Module):
-    """Residual block: out = relu(shortcut(x) + residual(x)), residual = conv-bn-relu-conv-bn."""
+    """Residual block: out = relu(shortcut(x) + residual(x)), residual = conv-bn-relu-conv-bn.
+
+    Introduced in 00_orientation.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
         super().__init__()
@@ -52,7 +60,10 @@ class BasicBlock(nn.Module):
 
 
 def default_arch(size: str | None = None) -> dict:
-    """Architecture keywords for the run size: small (28x28 digits, CPU) or full (CIFAR ResNet-20)."""
+    """Architecture keywords for the run size: small (28x28 digits, CPU) or full (CIFAR ResNet-20).
+
+    Introduced in 00_orientation.
+    """
     from course_lib.env import run_size
 
     size = size or run_size()
@@ -67,6 +78,8 @@ class ResNet(nn.Module):
     `base_width` is the width knob; `stages[s]` is an nn.Sequential of blocks, so code can walk the
     network stage by stage or block by block. `stem_stride=2` makes the stem downsample, so the first
     stage works on half-size maps (cheaper per MAC on a CPU, see notebook 03).
+
+    Introduced in 00_orientation.
     """
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, base_width: int = 16,
@@ -106,7 +119,11 @@ class ResNet(nn.Module):
 
 
 class PoolLinearHead(nn.Module):
-    """A light exit head: average-pool to pool_size x pool_size, flatten, one linear layer."""
+    """A light exit head: average-pool to pool_size x pool_size, flatten, one linear layer.
+
+    Introduced in 02_branchynet (the idea of an exit head; notebook 02's graded `ExitHead` is a different,
+    conv-based design).
+    """
 
     def __init__(self, in_channels: int, num_classes: int, pool_size: int = 4) -> None:
         super().__init__()
@@ -121,18 +138,20 @@ class EarlyExitResNet(nn.Module):
     """ResNet with an exit after every stage; the last exit is the usual GAP + linear classifier.
 
     forward(x) returns a list of exit logits, shallow to deep, each of shape (N, num_classes).
-    Attributes `stem`, `stages` and `exits` let inference code run the network one stage at a time.
+    Attributes `stem`, `stages` and `exits` let inference code run the network one stage at a time. The side
+    exits are always `PoolLinearHead`s: the library offers no way to plug in other heads.
+
+    Introduced in 02_branchynet, for the later notebooks: notebook 02 has you build its own `BranchyResNet`.
     """
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, base_width: int = 16,
                  blocks_per_stage: tuple[int, ...] = (1, 1, 1), stage_strides: tuple[int, ...] = (2, 2, 2),
-                 head_factory: Callable[[int, int], nn.Module] | None = None, stem_stride: int = 1) -> None:
+                 stem_stride: int = 1) -> None:
         super().__init__()
         backbone = ResNet(num_classes, in_channels, base_width, blocks_per_stage, stage_strides, stem_stride)
         self.in_channels, self.num_classes, self.widths = in_channels, num_classes, backbone.widths
         self.stem, self.stages = backbone.stem, backbone.stages
-        make_head = head_factory or (lambda c, k: PoolLinearHead(c, k))
-        heads = [make_head(width, num_classes) for width in self.widths[:-1]]
+        heads = [PoolLinearHead(width, num_classes) for width in self.widths[:-1]]
         self.exits = nn.ModuleList(heads + [backbone.classifier])
 
     @property

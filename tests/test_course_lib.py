@@ -1,6 +1,7 @@
 """Unit tests of course_lib: cost accounting, data, models, training cache, checks, env."""
 from __future__ import annotations
 
+import inspect
 import itertools
 import subprocess
 import sys
@@ -67,17 +68,24 @@ def test_module_macs_independent_of_batch_and_mode() -> None:
     assert layer.training, "module_macs must restore train mode"
 
 
-def test_expected_cost() -> None:
-    assert cost.expected_cost([0.5, 0.25, 0.25], [10, 20, 40]) == pytest.approx(20.0)
-    with pytest.raises(ValueError, match="sum to 1"):
-        cost.expected_cost([0.5, 0.2, 0.2], [1, 2, 3])
-    with pytest.raises(ValueError, match="one fraction per exit"):
-        cost.expected_cost([1.0], [1, 2])
-
-
 def test_exit_costs_rejects_plain_model() -> None:
-    with pytest.raises(TypeError, match="exits"):
+    with pytest.raises(TypeError, match="EarlyExitResNet only"):
         cost.exit_costs(nn.Linear(2, 2), (1, 2, 2))
+
+
+def test_exit_costs_measures_only_the_library_model() -> None:
+    """Another early-exit network (here a ResNet with exits attached) is notebook 02's per_exit_costs' job."""
+    model = models.ResNet(num_classes=3, in_channels=1, base_width=2, blocks_per_stage=(1, 1), stage_strides=(2, 2))
+    model.exits = nn.ModuleList([models.PoolLinearHead(2, 3), model.classifier])
+    with pytest.raises(TypeError, match="per_exit_costs"):
+        cost.exit_costs(model, (1, 8, 8))
+
+
+def test_early_exit_resnet_heads_are_fixed() -> None:
+    """No head factory: the library's model is not a ready-made BranchyResNet with pluggable exit heads."""
+    assert "head_factory" not in inspect.signature(models.EarlyExitResNet).parameters
+    model = tiny_exit_model()
+    assert all(isinstance(head, models.PoolLinearHead) for head in model.exits[:-1])
 
 
 # ----------------------------------------------------------------------------------------- data

@@ -184,7 +184,7 @@ class BranchyNoValidation(ref.BranchyResNet):
 
 
 class BranchyNoAttributes(nn.Module):
-    """Hides the backbone in a .net attribute: exit_costs cannot walk it."""
+    """Hides the backbone in a .net attribute: block_costs cannot walk it."""
 
     def __init__(self, num_classes=10, in_channels=1, head_channels=32, **arch):
         super().__init__()
@@ -428,7 +428,7 @@ MUTANTS = [
     Mutant("forward returns a tuple", ("branchy_heads_read_their_stage",),
            {"BranchyResNet": BranchyReturnsTuple}),
     Mutant("forward without input validation", ("branchy_interface",), {"BranchyResNet": BranchyNoValidation}),
-    Mutant("backbone hidden from exit_costs", ("branchy_interface", "branchy_structure"),
+    Mutant("backbone hidden from block_costs", ("branchy_interface", "branchy_structure"),
            {"BranchyResNet": BranchyNoAttributes}),
     # weighted_exit_loss
     Mutant("weights ignored", ("loss_matches_reference", "loss_weights_reach_their_exit"),

@@ -189,13 +189,13 @@ def branchy_stage_wiring(ns: dict, kwargs: dict, x: torch.Tensor) -> dict:
 
 
 def branchy_interface(ns: dict, kwargs: dict, input_shape: tuple) -> dict:
-    """course_lib's exit_costs runs on the model; wrong-channel input raises which error."""
+    """course_lib's block_costs walks the model; wrong-channel input raises which error."""
     model = _build_branchy(ns, kwargs)
-    costs = cl.cost.exit_costs(model, input_shape)
+    parts = cl.cost.block_costs(model, input_shape)
     c, h, w = input_shape
     with torch.no_grad():
         bad = _error_kind(model.eval(), torch.zeros(2, c + 2, h, w))
-    return {"costs": costs, "num_exits": len(model.exits), "bad_channels": bad}
+    return {"parts": parts, "num_exits": len(model.exits), "bad_channels": bad}
 
 
 # -------------------------------------------------------------------------- weighted_exit_loss
@@ -317,27 +317,3 @@ def costs_bad_shapes(ns: dict, model: nn.Module) -> list[str]:
     fn = ns["per_exit_costs"]
     return [_error_kind(fn, model, (1, 1, 12, 12)), _error_kind(fn, model, (12, 12))]
 
-
-class _LibraryCalled(BaseException):
-    """Raised by the stand-in for cl.cost.exit_costs (a BaseException, so `except Exception` cannot hide it)."""
-
-
-def costs_without_library(ns: dict, model: nn.Module, input_shape: tuple) -> Any:
-    """per_exit_costs(model, input_shape) while cl.cost.exit_costs is switched off; 'library' if it was called."""
-    library = cl.cost.exit_costs
-
-    def stand_in(*args: Any, **kwargs: Any) -> Any:
-        raise _LibraryCalled
-
-    aliases = [name for name, value in ns.items() if value is library]  # e.g. from course_lib.cost import exit_costs
-    cl.cost.exit_costs = stand_in
-    for name in aliases:
-        ns[name] = stand_in
-    try:
-        return ns["per_exit_costs"](model, input_shape)
-    except _LibraryCalled:
-        return "library"
-    finally:
-        cl.cost.exit_costs = library
-        for name in aliases:
-            ns[name] = library
