@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 __all__ = ["TestFailure", "NotAttempted", "StudentError", "Missing", "Student", "LocalStudent", "sanitize", "sanitize_bytes", "load_sanitized", "describe_exception",
-           "call_in_namespace"]
+           "call_in_namespace", "raised_error_name"]
 
 
 class TestFailure(AssertionError):
@@ -107,6 +107,21 @@ def describe_exception(err: BaseException) -> str:
             break
     text = str(err).strip().splitlines()[0][:300] if str(err).strip() else ""
     return f"{type(err).__name__}: {text}{where}" if text else f"{type(err).__name__}{where}"
+
+
+def raised_error_name(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
+    """The class name of the exception `fn(*args, **kwargs)` raises, or "no error" if it returns.
+
+    For probes, which run in the student's process and so cannot use `autograder.suite.expect_raises`
+    (that one takes a Student). The stub's NotImplementedError propagates (the test reads it as not attempted).
+    """
+    try:
+        fn(*args, **kwargs)
+    except NotImplementedError:
+        raise
+    except Exception as err:  # noqa: BLE001 - which error the student's code raises is what the test checks
+        return type(err).__name__
+    return "no error"
 
 
 def call_in_namespace(namespace: dict, name: str, args: tuple, kwargs: dict) -> Any:

@@ -6,19 +6,9 @@ import math
 
 import torch
 
-from autograder.suite import StudentError, Suite, TestFailure, expect, expect_close, expect_equal, expect_shape
+from autograder.suite import Suite, expect, expect_close, expect_equal, expect_raises, expect_shape
 
 SUITE = Suite("01_prediction_depth")
-
-
-def _expect_value_error(student, name: str, args: tuple, kwargs: dict, what: str) -> None:
-    """The call must raise a ValueError (the stub's NotImplementedError propagates as not attempted)."""
-    try:
-        student.call(name, *args, **kwargs)
-    except StudentError as err:
-        expect("ValueError" in str(err), f"{name} should raise a ValueError when {what}; it raised another error")
-        return
-    raise TestFailure(f"{name} should raise a ValueError when {what}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -66,8 +56,8 @@ def extract_layers_in_order(student) -> None:
         expected = SUITE.reference().extract_representations(copy.deepcopy(model), X, **kwargs)
         got = student.call("extract_representations", model, X, **kwargs)
         _compare_reps(got, expected, f"representations of a {len(model.blocks())}-block model")
-    _expect_value_error(student, "extract_representations", (model, torch.rand(4, in_ch + 1, size, size)), {},
-                        "X has the wrong number of channels")
+    expect_raises(student, "extract_representations", model, torch.rand(4, in_ch + 1, size, size),
+                  what="X has the wrong number of channels")
 
 
 @SUITE.test(grade_id="test_extract_representations", points=1, uses=("extract_representations",))
@@ -151,10 +141,10 @@ def knn_default_k_and_errors(student) -> None:
     got = student.call("knn_probe_predictions", S, y, Q)
     expect(_agreement(got, expected, "k-NN predictions with the default k") >= 0.95,
            "k-NN predictions with the default k disagree with a k=30 vote too often")
-    _expect_value_error(student, "knn_probe_predictions", (S, y[:-1], Q), {},
-                        "support_labels and support_feats have different lengths")
-    _expect_value_error(student, "knn_probe_predictions", (S, y, Q[:, :3]), {},
-                        "query_feats and support_feats have different feature sizes")
+    expect_raises(student, "knn_probe_predictions", S, y[:-1], Q,
+                  what="support_labels and support_feats have different lengths")
+    expect_raises(student, "knn_probe_predictions", S, y, Q[:, :3],
+                  what="query_feats and support_feats have different feature sizes")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,9 +209,9 @@ def depth_target_is_final_prediction(student) -> None:
     expected = SUITE.reference().prediction_depth(preds, other)
     got = student.call("prediction_depth", preds, other)
     expect_equal(got, expected, "depths measured against the final_pred argument")
-    _expect_value_error(student, "prediction_depth", (preds, other[:-1]), {},
-                        "final_pred does not have one entry per column of probe_preds")
-    _expect_value_error(student, "prediction_depth", (preds[0], other), {}, "probe_preds is not 2-D")
+    expect_raises(student, "prediction_depth", preds, other[:-1],
+                  what="final_pred does not have one entry per column of probe_preds")
+    expect_raises(student, "prediction_depth", preds[0], other, what="probe_preds is not 2-D")
 
 
 # ---------------------------------------------------------------------------------------------
