@@ -23,9 +23,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 import grading_fixtures as S
 from adversarial.submissions import Attack, build
-
 from autograder.grader.cli import main
 from autograder.grader.report import read_results
 from autograder.grader.sandbox import choose_isolation, find_marked

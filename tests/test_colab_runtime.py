@@ -11,9 +11,9 @@ import re
 from pathlib import Path
 
 import pytest
-from colab_runtime import Runtime, cell_text, colab_runtime, errors, run_cells
 
 from autograder.tools.release import ROOT, build_wheel, is_solution_cell, is_test_cell, read_notebook, solution_stems
+from colab_runtime import Runtime, cell_text, colab_runtime, errors, run_cells
 
 pytestmark = [pytest.mark.slow, pytest.mark.colab]
 STEMS = solution_stems(ROOT)

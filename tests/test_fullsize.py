@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 
 import pytest
-from synthetic_datasets import write_cifar10, write_fashion_mnist
 
 from autograder.grader.cli import main as grade_main
 from autograder.grader.report import read_results
 from autograder.tools.execute import execute_notebook
 from autograder.tools.release import ROOT, solution_stems
+from synthetic_datasets import write_cifar10, write_fashion_mnist
 
 pytestmark = pytest.mark.slow
 STEMS = solution_stems(ROOT)

@@ -12,8 +12,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import grading_fixtures as S
 
+import grading_fixtures as S
 from autograder import content
 from autograder.grader import notebook as nbmod
 from autograder.grader.cli import collect_submissions, main, report_main

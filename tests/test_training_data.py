@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from synthetic_datasets import write_cifar10, write_fashion_mnist
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset, WeightedRandomSampler
 
 from course_lib import cost, data, env, models, training
+from synthetic_datasets import write_cifar10, write_fashion_mnist
 
 
 def tiny_model() -> models.EarlyExitResNet:
