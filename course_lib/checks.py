@@ -23,14 +23,20 @@ def _as_array(x: Any) -> np.ndarray:
 
 
 def check_type(value: Any, expected: type | tuple[type, ...], name: str = "value") -> None:
-    """Fail unless `value` is an instance of `expected`."""
+    """Fail unless `value` is an instance of `expected`.
+
+    Introduced in 00_orientation.
+    """
     if not isinstance(value, expected):
         names = expected.__name__ if isinstance(expected, type) else " or ".join(t.__name__ for t in expected)
         raise AssertionError(f"{name} should be a {names}, got {type(value).__name__}.")
 
 
 def check_shape(value: Any, shape: Sequence[int | None], name: str = "value") -> None:
-    """Fail unless `value` has `shape` (None matches any size on that axis)."""
+    """Fail unless `value` has `shape` (None matches any size on that axis).
+
+    Introduced in 01_prediction_depth.
+    """
     actual = tuple(value.shape) if hasattr(value, "shape") else np.shape(value)
     ok = len(actual) == len(shape) and all(s is None or s == a for s, a in zip(shape, actual, strict=True))
     if not ok:
@@ -38,14 +44,20 @@ def check_shape(value: Any, shape: Sequence[int | None], name: str = "value") ->
 
 
 def check_dtype(value: torch.Tensor | np.ndarray, dtypes: Any, name: str = "value") -> None:
-    """Fail unless the dtype of `value` is one of `dtypes`."""
+    """Fail unless the dtype of `value` is one of `dtypes`.
+
+    Introduced in 01_prediction_depth.
+    """
     allowed = dtypes if isinstance(dtypes, (tuple, list)) else (dtypes,)
     if value.dtype not in allowed:
         raise AssertionError(f"{name} should have dtype {' or '.join(map(str, allowed))}, got {value.dtype}.")
 
 
 def check_close(actual: Any, expected: Any, name: str = "value", atol: float = 1e-5, rtol: float = 1e-4) -> None:
-    """Fail unless `actual` is within tolerance of `expected`; prints the max difference either way."""
+    """Fail unless `actual` is within tolerance of `expected`; prints the max difference either way.
+
+    Introduced in 00_orientation.
+    """
     a, e = _as_array(actual), _as_array(expected)
     if a.shape != e.shape:
         raise AssertionError(f"{name} should have shape {e.shape}, got {a.shape}.")
@@ -57,13 +69,19 @@ def check_close(actual: Any, expected: Any, name: str = "value", atol: float = 1
 
 
 def check_true(condition: bool, message: str) -> None:
-    """Fail with `message` unless `condition` holds."""
+    """Fail with `message` unless `condition` holds.
+
+    Introduced in 00_orientation.
+    """
     if not bool(condition):
         raise AssertionError(message)
 
 
 def state_snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
-    """A CPU copy of every parameter and buffer of `module` (its state_dict), whatever device it is on."""
+    """A CPU copy of every parameter and buffer of `module` (its state_dict), whatever device it is on.
+
+    Introduced in 02_branchynet.
+    """
     if not isinstance(module, nn.Module):
         raise TypeError(f"state_snapshot needs a torch.nn.Module, got {type(module).__name__}.")
     return {name: value.detach().cpu().clone() for name, value in module.state_dict().items()}
@@ -74,6 +92,8 @@ def changed_tensors(before: Mapping[str, torch.Tensor], module: nn.Module) -> li
 
     Safe when `fit` moved the module to a GPU after the snapshot was taken (torch.equal refuses tensors on
     two devices). An entry present on one side only counts as changed.
+
+    Introduced in 02_branchynet.
     """
     if not isinstance(module, nn.Module):
         raise TypeError(f"changed_tensors needs a torch.nn.Module to compare, got {type(module).__name__}.")
@@ -84,10 +104,16 @@ def changed_tensors(before: Mapping[str, torch.Tensor], module: nn.Module) -> li
 
 
 def passed(exercise: str) -> None:
-    """Print the standard success line of a visible check."""
+    """Print the standard success line of a visible check.
+
+    Introduced in 00_orientation.
+    """
     print(f"[{exercise}] public checks passed; hidden tests run at grading.")
 
 
 def not_implemented(name: str) -> NotImplementedError:
-    """The error a stub raises, naming the function to write."""
+    """The error a stub raises, naming the function to write.
+
+    Introduced in 00_orientation.
+    """
     return NotImplementedError(f"{name} is not implemented yet: replace the stub in its cell.")

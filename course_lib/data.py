@@ -40,12 +40,18 @@ _IDX_FILES = {"train-images-idx3-ubyte": 3, "train-labels-idx1-ubyte": 1,
 
 
 class DatasetUnavailableError(RuntimeError):
-    """A dataset could not be loaded (no internet, no cache); the message says what to do."""
+    """A dataset could not be loaded (no internet, no cache); the message says what to do.
+
+    Introduced in 00_orientation.
+    """
 
 
 @dataclass
 class Splits:
-    """Fixed train/val/test tensors of one dataset: images float32 in [0, 1], labels int64."""
+    """Fixed train/val/test tensors of one dataset: images float32 in [0, 1], labels int64.
+
+    Introduced in 00_orientation.
+    """
 
     name: str
     X_train: torch.Tensor
@@ -71,7 +77,10 @@ class Splits:
 
 
 def data_root() -> Path:
-    """Where downloads and caches go: $COURSE_DATA_DIR, else the repo's data/, else ~/.cache."""
+    """Where downloads and caches go: $COURSE_DATA_DIR, else the repo's data/, else ~/.cache.
+
+    Introduced in 00_orientation.
+    """
     env = os.environ.get("COURSE_DATA_DIR")
     if env:
         return Path(env)
@@ -99,7 +108,10 @@ def _embedded_path() -> Path:
 
 
 def load_embedded_arrays() -> tuple[np.ndarray, np.ndarray]:
-    """The 5,000 embedded MNIST digits as uint8 images (5000, 28, 28) and uint8 labels (5000,)."""
+    """The 5,000 embedded MNIST digits as uint8 images (5000, 28, 28) and uint8 labels (5000,).
+
+    Introduced in 00_orientation.
+    """
     with np.load(_embedded_path()) as archive:
         return archive["X"], archive["y"]
 
@@ -137,7 +149,10 @@ def _load_embedded() -> Splits:
 
 
 def skip_checksum() -> bool:
-    """True when COURSE_SKIP_CHECKSUM=1: load present CIFAR-10 files without torchvision's md5 check."""
+    """True when COURSE_SKIP_CHECKSUM=1: load present CIFAR-10 files without torchvision's md5 check.
+
+    Introduced in 00_orientation.
+    """
     raw = os.environ.get(SKIP_CHECKSUM_ENV_VAR, "").strip().lower()
     if raw not in _TRUE + _FALSE:
         raise ValueError(f"{SKIP_CHECKSUM_ENV_VAR}={raw!r} is not understood; set it to 1 to load present "
@@ -146,7 +161,10 @@ def skip_checksum() -> bool:
 
 
 def validation_size(num_train_images: int) -> int:
-    """Validation images taken out of a torchvision training set: 5,000, or a tenth of a smaller set."""
+    """Validation images taken out of a torchvision training set: 5,000, or a tenth of a smaller set.
+
+    Introduced in 00_orientation.
+    """
     return min(TORCHVISION_VAL, num_train_images // 10)
 
 
@@ -252,7 +270,10 @@ def _load_torchvision(name: str, download: bool) -> Splits:
 
 
 def load_dataset(name: str = "embedded", download: bool = True) -> Splits:
-    """Load a dataset with its fixed, seeded train/val/test split (val for tuning, test reported once)."""
+    """Load a dataset with its fixed, seeded train/val/test split (val for tuning, test reported once).
+
+    Introduced in 00_orientation.
+    """
     if name not in DATASETS:
         raise ValueError(f"Unknown dataset {name!r}; choose one of {DATASETS} ('embedded' works offline).")
     if name == "embedded":
@@ -262,7 +283,10 @@ def load_dataset(name: str = "embedded", download: bool = True) -> Splits:
 
 def make_loaders(splits: Splits, batch_size: int = 128, eval_batch_size: int = 512,
                  seed: int = 0) -> dict[str, DataLoader]:
-    """DataLoaders for the three splits: shuffled (seeded) for train, ordered for val and test."""
+    """DataLoaders for the three splits: shuffled (seeded) for train, ordered for val and test.
+
+    Introduced in 00_orientation.
+    """
     generator = torch.Generator().manual_seed(seed)
     return {
         "train": DataLoader(TensorDataset(splits.X_train, splits.y_train), batch_size=batch_size,

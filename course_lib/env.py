@@ -38,7 +38,10 @@ T = TypeVar("T")
 
 
 class CourseSetupError(RuntimeError):
-    """A setup problem with a message meant for a person: IPython and Colab show the message, not a traceback."""
+    """A setup problem with a message meant for a person: IPython and Colab show the message, not a traceback.
+
+    Introduced in 00_orientation.
+    """
 
     def _render_traceback_(self) -> list[str]:
         return [f"{type(self).__name__}: {line}" if i == 0 else line
@@ -46,11 +49,17 @@ class CourseSetupError(RuntimeError):
 
 
 class VersionMismatchError(CourseSetupError):
-    """The installed course_lib is not the version the notebook was written for."""
+    """The installed course_lib is not the version the notebook was written for.
+
+    Introduced in 00_orientation.
+    """
 
 
 def get_device(verbose: bool = True) -> torch.device:
-    """Return cuda, then mps, then cpu; print the choice once per process."""
+    """Return cuda, then mps, then cpu; print the choice once per process.
+
+    Introduced in 00_orientation.
+    """
     global _printed_device
     if torch.cuda.is_available():
         device = torch.device("cuda")
@@ -66,7 +75,10 @@ def get_device(verbose: bool = True) -> torch.device:
 
 
 def set_seed(seed: int, deterministic: bool = False) -> None:
-    """Seed python, numpy and torch; `deterministic=True` also asks torch for deterministic kernels."""
+    """Seed python, numpy and torch; `deterministic=True` also asks torch for deterministic kernels.
+
+    Introduced in 00_orientation.
+    """
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -79,7 +91,10 @@ def set_seed(seed: int, deterministic: bool = False) -> None:
 
 
 def run_size() -> str:
-    """The run size from the COURSE_SIZE environment variable: 'small' (default) or 'full'."""
+    """The run size from the COURSE_SIZE environment variable: 'small' (default) or 'full'.
+
+    Introduced in 00_orientation.
+    """
     size = os.environ.get(SIZE_ENV_VAR, "small").strip().lower() or "small"
     if size not in _SIZES:
         raise ValueError(f"{SIZE_ENV_VAR}={size!r} is not a run size; use one of {_SIZES} "
@@ -89,7 +104,10 @@ def run_size() -> str:
 
 @dataclass(frozen=True)
 class TrainCap:
-    """A cap on every `fit` call for smoke tests: at most `epochs` epochs of at most `steps` optimiser steps."""
+    """A cap on every `fit` call for smoke tests: at most `epochs` epochs of at most `steps` optimiser steps.
+
+    Introduced in 00_orientation.
+    """
 
     epochs: int
     steps: int
@@ -103,6 +121,8 @@ def train_cap() -> TrainCap | None:
 
     Used by the full-size smoke test to run every notebook at full-size shapes in minutes on a CPU; the
     numbers such a run prints are meaningless. `fit` applies it and keys its checkpoint cache on it.
+
+    Introduced in 00_orientation.
     """
     raw = os.environ.get(TRAIN_CAP_ENV_VAR, "").strip()
     if not raw:
@@ -120,7 +140,10 @@ def train_cap() -> TrainCap | None:
 
 @contextmanager
 def uncapped() -> Iterator[None]:
-    """Lift COURSE_TRAIN_CAP inside the block: hidden tests train their tiny models in full, cap or not."""
+    """Lift COURSE_TRAIN_CAP inside the block: hidden tests train their tiny models in full, cap or not.
+
+    Introduced in 00_orientation.
+    """
     saved = os.environ.pop(TRAIN_CAP_ENV_VAR, None)
     try:
         yield
@@ -130,7 +153,10 @@ def uncapped() -> Iterator[None]:
 
 
 def pick(small: T, full: T) -> T:
-    """Return `small` or `full` according to the run size (the one place notebooks branch on it)."""
+    """Return `small` or `full` according to the run size (the one place notebooks branch on it).
+
+    Introduced in 00_orientation.
+    """
     return small if run_size() == "small" else full
 
 
@@ -145,12 +171,18 @@ class NotebookInfo:
 
 
 def current_stem() -> str | None:
-    """The notebook stem given to the last `setup_notebook` call in this process (None before any)."""
+    """The notebook stem given to the last `setup_notebook` call in this process (None before any).
+
+    Introduced in 00_orientation.
+    """
     return _current_stem
 
 
 def install_command(source: str | None = None) -> str:
-    """The notebook command that reinstalls the course package from `source` (default: where this one came from)."""
+    """The notebook command that reinstalls the course package from `source` (default: where this one came from).
+
+    Introduced in 00_orientation.
+    """
     from course_lib import release_info
 
     source = os.environ.get("COURSE_INSTALL") or source or release_info.INSTALL_SPEC
@@ -161,6 +193,8 @@ def setup_notebook(stem: str, expected_version: str | None = None, source: str |
     """Check the library version, then print device, run size and versions (the setup cell's work).
 
     `source` is the notebook's install source, used in the advice when the installed version differs.
+
+    Introduced in 00_orientation.
     """
     import course_lib
 

@@ -27,7 +27,10 @@ def _axes(ax: Axes | None, figsize: tuple[float, float] = (5.5, 3.5)) -> Axes:
 
 def training_curves(history: Sequence[dict], key: str = "val_acc", ax: Axes | None = None,
                     labels: Sequence[str] | None = None) -> Axes:
-    """Per-exit accuracy (or loss) against epoch from `course_lib.training.fit`'s history."""
+    """Per-exit accuracy (or loss) against epoch from `course_lib.training.fit`'s history.
+
+    Introduced in 00_orientation.
+    """
     ax = _axes(ax)
     values = np.array([record[key] for record in history], dtype=float)
     epochs = [record["epoch"] for record in history]
@@ -45,7 +48,10 @@ def training_curves(history: Sequence[dict], key: str = "val_acc", ax: Axes | No
 
 def exit_bars(accuracies: Sequence[float], costs: Sequence[float], ax: Axes | None = None,
               labels: Sequence[str] | None = None) -> Axes:
-    """Bars of accuracy per exit with each exit's cumulative MACs on a second axis."""
+    """Bars of accuracy per exit with each exit's cumulative MACs on a second axis.
+
+    Introduced in 02_branchynet.
+    """
     ax = _axes(ax)
     x = np.arange(len(accuracies))
     labels = list(labels) if labels else [f"exit {k + 1}" for k in x]
@@ -61,7 +67,10 @@ def exit_bars(accuracies: Sequence[float], costs: Sequence[float], ax: Axes | No
 def pareto_curve(costs: Sequence[float], accuracies: Sequence[float], ax: Axes | None = None,
                  label: str | None = None, chosen: tuple[float, float] | None = None,
                  reference: tuple[float, float] | None = None) -> Axes:
-    """Accuracy against mean MACs per sample, with an optional chosen point and full-network reference."""
+    """Accuracy against mean MACs per sample, with an optional chosen point and full-network reference.
+
+    Introduced in 03_early_exit.
+    """
     ax = _axes(ax)
     order = np.argsort(costs)
     ax.plot(np.asarray(costs)[order] / 1e6, 100 * np.asarray(accuracies)[order], marker=".", label=label)
@@ -79,7 +88,10 @@ def pareto_curve(costs: Sequence[float], accuracies: Sequence[float], ax: Axes |
 
 
 def exit_histogram(exit_indices: Sequence[int] | torch.Tensor, num_exits: int, ax: Axes | None = None) -> Axes:
-    """Share of samples leaving at each exit."""
+    """Share of samples leaving at each exit.
+
+    Introduced in 03_early_exit.
+    """
     ax = _axes(ax)
     counts = np.bincount(np.asarray(exit_indices, dtype=int), minlength=num_exits)
     ax.bar(np.arange(1, num_exits + 1), 100 * counts / max(counts.sum(), 1))
@@ -90,7 +102,10 @@ def exit_histogram(exit_indices: Sequence[int] | torch.Tensor, num_exits: int, a
 
 
 def depth_histogram(depths: Sequence[int] | np.ndarray, num_layers: int, ax: Axes | None = None) -> Axes:
-    """Histogram of prediction depths 0..num_layers-1."""
+    """Histogram of prediction depths 0..num_layers-1.
+
+    Introduced in 01_prediction_depth.
+    """
     ax = _axes(ax)
     counts = np.bincount(np.asarray(depths, dtype=int), minlength=num_layers)
     ax.bar(np.arange(len(counts)), counts)
@@ -102,7 +117,10 @@ def depth_histogram(depths: Sequence[int] | np.ndarray, num_layers: int, ax: Axe
 
 def image_grid(images: torch.Tensor | np.ndarray, titles: Sequence[str] | None = None, ncols: int = 10,
                cell: float = 1.2) -> np.ndarray:
-    """Show images (N, C, H, W) or (N, H, W) in a grid; returns the array of Axes."""
+    """Show images (N, C, H, W) or (N, H, W) in a grid; returns the array of Axes.
+
+    Introduced in 00_orientation.
+    """
     images = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
     if images.ndim == 4:
         images = images.transpose(0, 2, 3, 1)
@@ -123,7 +141,10 @@ def image_grid(images: torch.Tensor | np.ndarray, titles: Sequence[str] | None =
 
 def heatmap(values: np.ndarray, row_labels: Sequence[str], col_labels: Sequence[str], ax: Axes | None = None,
             cbar_label: str = "", fmt: str = "{:.2f}", vmin: float | None = 0.0, vmax: float | None = 1.0) -> Axes:
-    """Annotated heatmap, e.g. gate execution rate per class (rows) and block (columns)."""
+    """Annotated heatmap, e.g. gate execution rate per class (rows) and block (columns).
+
+    Introduced in 04_layer_skipping.
+    """
     values = np.asarray(values, dtype=float)
     ax = _axes(ax, figsize=(0.6 * len(col_labels) + 2.5, 0.35 * len(row_labels) + 1.5))
     image = ax.imshow(values, cmap="viridis", vmin=vmin, vmax=vmax, aspect="auto")

@@ -18,6 +18,8 @@ def median_times(candidates: dict[str, Callable[[], object]], repeats: int = 7,
     that slow drift of a shared machine (other jobs, clock speed) hits all candidates alike. `sync`
     (e.g. torch.cuda.synchronize, or `device_sync(device)`) is called after each run so that
     asynchronous GPU work is counted.
+
+    Introduced in 03_early_exit.
     """
     if not candidates:
         raise ValueError("median_times needs at least one candidate, e.g. {'full': run_full}.")
@@ -51,6 +53,8 @@ def device_sync(device: torch.device | str | None) -> Callable[[], None]:
 
     GPU kernels run asynchronously: without a synchronisation a timer stops when the work is queued,
     not when it is done. Pass the result as `median_times(..., sync=device_sync(device))`.
+
+    Introduced in 03_early_exit.
     """
     dev = _as_device(device)
     if dev.type == "cuda":
@@ -68,7 +72,10 @@ def device_sync(device: torch.device | str | None) -> Callable[[], None]:
 
 
 def describe_device(device: torch.device | str | None) -> str:
-    """A short name of the device a timing ran on, for captions: 'GPU (Tesla T4)', 'CPU (2 threads)'."""
+    """A short name of the device a timing ran on, for captions: 'GPU (Tesla T4)', 'CPU (2 threads)'.
+
+    Introduced in 04_layer_skipping.
+    """
     dev = _as_device(device)
     if dev.type == "cuda":
         index = dev.index if dev.index is not None else torch.cuda.current_device()

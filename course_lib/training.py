@@ -44,7 +44,10 @@ LossFn = Callable[[Any, torch.Tensor], torch.Tensor]
 
 
 def cache_dir() -> Path:
-    """Checkpoint cache folder: $COURSE_CACHE_DIR, else <data root>/cache/checkpoints."""
+    """Checkpoint cache folder: $COURSE_CACHE_DIR, else <data root>/cache/checkpoints.
+
+    Introduced in 00_orientation.
+    """
     from course_lib.data import data_root
 
     env = os.environ.get("COURSE_CACHE_DIR")
@@ -52,7 +55,10 @@ def cache_dir() -> Path:
 
 
 def config_key(config: dict, model: nn.Module) -> str:
-    """A hash of the training config plus the model's class and parameter shapes."""
+    """A hash of the training config plus the model's class and parameter shapes.
+
+    Introduced in 00_orientation.
+    """
     shapes = {name: list(p.shape) for name, p in model.state_dict().items()}
     blob = json.dumps({"config": config, "model": type(model).__name__, "shapes": shapes},
                       sort_keys=True, default=str)
@@ -60,7 +66,10 @@ def config_key(config: dict, model: nn.Module) -> str:
 
 
 def output_logits(output: Any) -> list[torch.Tensor]:
-    """The logits in a model output: a tensor, a list of exit logits, or the first item of a tuple."""
+    """The logits in a model output: a tensor, a list of exit logits, or the first item of a tuple.
+
+    Introduced in 00_orientation.
+    """
     if isinstance(output, torch.Tensor):
         return [output]
     if isinstance(output, list):
@@ -72,7 +81,10 @@ def output_logits(output: Any) -> list[torch.Tensor]:
 
 def random_shift(X: torch.Tensor, max_shift: int = 2, flip: bool = False,
                  generator: torch.Generator | None = None) -> torch.Tensor:
-    """Shift every image by its own random offset of up to max_shift pixels (zero padding); optional h-flip."""
+    """Shift every image by its own random offset of up to max_shift pixels (zero padding); optional h-flip.
+
+    Introduced in 00_orientation.
+    """
     n, _, height, width = X.shape
     padded = F.pad(X, (max_shift,) * 4)
     # Without a generator, draw on X's device: no host-to-device copy (and no sync) per batch on a GPU.
@@ -94,7 +106,10 @@ def random_shift(X: torch.Tensor, max_shift: int = 2, flip: bool = False,
 @torch.no_grad()
 def collect_logits(model: nn.Module, loader: DataLoader, device: torch.device | str | None = None
                    ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Eval-mode logits of every exit on a loader: (num_exits, N, C) on the CPU, and labels (N,)."""
+    """Eval-mode logits of every exit on a loader: (num_exits, N, C) on the CPU, and labels (N,).
+
+    Introduced in 00_orientation.
+    """
     from course_lib.env import get_device
 
     device = torch.device(device) if device is not None else get_device(verbose=False)
@@ -135,7 +150,10 @@ def _summary(epoch: int, num_epochs: int, record: dict) -> str:
 
 
 def amp_modes(device: torch.device | str) -> tuple[str, ...]:
-    """The `fit(amp=...)` modes that work on `device` ('bf16' needs a CPU or a CUDA GPU that supports it)."""
+    """The `fit(amp=...)` modes that work on `device` ('bf16' needs a CPU or a CUDA GPU that supports it).
+
+    Introduced in 00_orientation.
+    """
     device = torch.device(device)
     if device.type == "cuda":
         return AMP_MODES if torch.cuda.is_bf16_supported() else ("auto", "off", "fp16")
@@ -151,6 +169,8 @@ def amp_dtype(amp: str, device: torch.device | str) -> torch.dtype | None:
 
     'auto' is fp16 on CUDA and off elsewhere; 'off', 'fp16' and 'bf16' say what they mean. Raises a
     ValueError for an unknown mode or one the device cannot run, naming the modes that work there.
+
+    Introduced in 00_orientation.
     """
     device = torch.device(device)
     if amp not in AMP_MODES:
@@ -171,6 +191,8 @@ def one_cycle_pct_start(total_steps: int) -> float:
     OneCycleLR ends its warm-up at step pct_start * total_steps - 1 and divides by that length, so 0.2
     raises ZeroDivisionError at exactly 5 steps. There 1.5 / total_steps ends the warm-up half a step
     after the first one: the first step runs at the initial LR and the second near the peak, as with 6 steps.
+
+    Introduced in 00_orientation.
     """
     if float(ONE_CYCLE_PCT_START * total_steps) - 1 == 0:
         return 1.5 / total_steps
@@ -182,6 +204,8 @@ def can_batch_on_device(loader: Any) -> bool:
 
     Plain: the default collate function, and a sequential sampler or a RandomSampler without replacement
     and without a custom sample count, batched by the standard BatchSampler.
+
+    Introduced in 00_orientation.
     """
     if not isinstance(loader, DataLoader) or not isinstance(loader.dataset, TensorDataset):
         return False
@@ -201,6 +225,8 @@ class DeviceBatches:
     It draws from the loader's generators exactly as iterating the loader does (a base seed when an
     iterator is made, the permutation at its first batch, an empty tail slice when the sampler runs dry),
     so it yields the loader's own batches, in the same order, with the same batch size and drop_last.
+
+    Introduced in 00_orientation.
     """
 
     def __init__(self, loader: DataLoader, tensors: tuple[torch.Tensor, torch.Tensor]) -> None:
@@ -254,6 +280,8 @@ def device_batches(loader: DataLoader, tensors: tuple[torch.Tensor, torch.Tensor
     Each pass is one epoch: the order comes from the loader's own generator (seeded, reproducible), batch
     size and drop_last are the loader's, every sample appears once, and the batches equal the loader's own.
     Needs `can_batch_on_device(loader)`.
+
+    Introduced in 00_orientation.
     """
     return DeviceBatches(loader, tensors)
 
@@ -358,6 +386,8 @@ def fit(model: nn.Module, train_loader: DataLoader, *, num_epochs: int, lr: floa
     EPOCHS epochs of at most STEPS steps, for smoke tests, and enters the cache key. COURSE_FIT_LOG=<file>
     appends one JSON line per call (desc, config name, requested and run epochs and steps, steps per epoch,
     train size, batch size, model class, forward MACs per image, amp, device, seconds, cached) for time estimates.
+
+    Introduced in 00_orientation.
     """
     from course_lib.env import TRAIN_CAP_ENV_VAR, get_device, train_cap
 
