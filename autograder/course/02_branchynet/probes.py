@@ -12,17 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import course_lib as cl
-
-
-def _error_kind(fn: Any, *args: Any, **kwargs: Any) -> str:
-    """'ok' if fn(*args) runs, else the exception's class name (NotImplementedError propagates)."""
-    try:
-        fn(*args, **kwargs)
-    except NotImplementedError:
-        raise
-    except Exception as err:  # the kind of error is what the test looks at
-        return type(err).__name__
-    return "ok"
+from autograder.student import raised_error_name
 
 
 def _seeded_like(tensor: torch.Tensor, gen: torch.Generator, scale: float = 0.5) -> torch.Tensor:
@@ -89,8 +79,8 @@ def exit_head_bad_inputs(ns: dict, in_channels: int, num_classes: int, hidden: i
     """Error kinds when the head gets the wrong number of channels and a 3-D tensor."""
     head = ns["ExitHead"](in_channels, num_classes, hidden).eval()
     with torch.no_grad():
-        return [_error_kind(head, torch.zeros(2, in_channels + 3, 6, 6)),
-                _error_kind(head, torch.zeros(in_channels, 6, 6))]
+        return [raised_error_name(head, torch.zeros(2, in_channels + 3, 6, 6)),
+                raised_error_name(head, torch.zeros(in_channels, 6, 6))]
 
 
 # ------------------------------------------------------------------------------- BranchyResNet
@@ -194,7 +184,7 @@ def branchy_interface(ns: dict, kwargs: dict, input_shape: tuple) -> dict:
     parts = cl.cost.block_costs(model, input_shape)
     c, h, w = input_shape
     with torch.no_grad():
-        bad = _error_kind(model.eval(), torch.zeros(2, c + 2, h, w))
+        bad = raised_error_name(model.eval(), torch.zeros(2, c + 2, h, w))
     return {"parts": parts, "num_exits": len(model.exits), "bad_channels": bad}
 
 
@@ -216,9 +206,9 @@ def loss_bad_inputs(ns: dict, logits: list, y: torch.Tensor) -> list[str]:
     fn = ns["weighted_exit_loss"]
     n = len(logits)
     return [
-        _error_kind(fn, logits, y, [1.0] * (n - 1)),
-        _error_kind(fn, logits, y[:-1], [1.0] * n),
-        _error_kind(fn, [z.unsqueeze(-1) for z in logits], y, [1.0] * n),
+        raised_error_name(fn, logits, y, [1.0] * (n - 1)),
+        raised_error_name(fn, logits, y[:-1], [1.0] * n),
+        raised_error_name(fn, [z.unsqueeze(-1) for z in logits], y, [1.0] * n),
     ]
 
 
@@ -269,7 +259,7 @@ def train_side_effects(ns: dict, arch: dict, loader: Any, weights: list, seed: i
                  if t.numel())
     # the baseline passed as the model must be refused
     _, other_base = _tiny_pair(arch, seed)
-    refuse_alias = _error_kind(ns["train_early_exit"], other_base, other_base, loader, weights=weights,
+    refuse_alias = raised_error_name(ns["train_early_exit"], other_base, other_base, loader, weights=weights,
                                loss_fn=_LossRecorder(), num_epochs=1, lr=0.05, augment=None, verbose=False)
     return {
         "returned_is_model": returned is model,
@@ -315,5 +305,5 @@ def accuracy_mode_effects(ns: dict, model: nn.Module, loader: Any, start_trainin
 def costs_bad_shapes(ns: dict, model: nn.Module) -> list[str]:
     """Error kinds for input shapes with a batch axis and without a channel axis."""
     fn = ns["per_exit_costs"]
-    return [_error_kind(fn, model, (1, 1, 12, 12)), _error_kind(fn, model, (12, 12))]
+    return [raised_error_name(fn, model, (1, 1, 12, 12)), raised_error_name(fn, model, (12, 12))]
 
