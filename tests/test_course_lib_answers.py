@@ -162,6 +162,7 @@ def undeclared_public_callables() -> list[str]:
     return missing
 
 
+@pytest.mark.slow  # about 460 pairs, 70-80 s on two shared CPU cores
 def test_no_public_callable_passes_a_graded_functions_tests(answered: dict[tuple[str, str], list[str]]) -> None:
     # The check can fail: the reference answer itself, disguised like a library function, passes its tests.
     reference = reference_namespace("03_early_exit")
@@ -173,8 +174,9 @@ def test_no_public_callable_passes_a_graded_functions_tests(answered: dict[tuple
                           + ". Narrow or move the library code so that its contract is not the exercise's answer.")
 
 
-def test_docstrings_name_the_notebook_that_introduced_each_object(
-        answered: dict[tuple[str, str], list[str]]) -> None:
+def test_docstrings_name_the_notebook_that_introduced_each_object() -> None:
+    """Each names an existing stem and is not one of that stem's graded names; that it answers none of that stem's
+    graded functions by behaviour is part of the (slow) behaviour test above, which allows no answer anywhere."""
     stems = set(content.stems())
     graded = graded_functions()
     problems = [f"{key}: public but outside any __all__" for key in undeclared_public_callables()]
@@ -187,9 +189,6 @@ def test_docstrings_name_the_notebook_that_introduced_each_object(
         if stem not in stems:
             problems.append(f"{key}: names {stem}, which is not a notebook stem ({sorted(stems)})")
             continue
-        answers = [name for (s, name), keys in answered.items() if s == stem and key in keys]
         if key.split(".", 1)[1] in {name for s, name in graded if s == stem}:
-            answers.append(key.split(".", 1)[1])
-        if answers:
-            problems.append(f"{key}: introduced in {stem}, but it answers that notebook's graded {answers}")
+            problems.append(f"{key}: introduced in {stem}, whose graded function has the same name")
     assert not problems, "\n".join(problems)
