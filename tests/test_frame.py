@@ -1,4 +1,5 @@
 """The notebook frame (autograder/tools/frame.py) and the README/self-study tables made from notebook metadata."""
+
 from __future__ import annotations
 
 import copy
@@ -29,6 +30,7 @@ def _replace(text: str, new: str) -> Callable[[nbformat.NotebookNode], None]:
     def edit(nb: nbformat.NotebookNode) -> None:
         cell = _cell_with(nb, text)
         cell.source = cell.source.replace(text, new)
+
     return edit
 
 
@@ -61,19 +63,28 @@ BROKEN = [
     ("metadata for the tables", _drop_summary, "course.summary must be a non-empty string"),
     ("goal wording", _replace("**Goal**: write the MAC", "**Goal.** write the MAC"), "write '**Goal**: ' instead"),
     ("expected result line", _replace("**Expected result**: your count", "Your count"), "'**Expected result**: ...'"),
-    ("exercise points", _replace("## Exercise 2: accuracy (2 points)", "## Exercise 2: accuracy (3 points)"),
-     "states 3 points but its test cells are worth 2"),
+    (
+        "exercise points",
+        _replace("## Exercise 2: accuracy (2 points)", "## Exercise 2: accuracy (3 points)"),
+        "states 3 points but its test cells are worth 2",
+    ),
     ("exercise numbering", _replace("## Exercise 2: accuracy", "## Exercise 3: accuracy"), "should be Exercise 2"),
-    ("section numbering", _replace("## 4. The baseline ResNet", "## 5. The baseline ResNet"),
-     "should be number 4"),
-    ("solution cells under an exercise", _replace("## Exercise 2: accuracy (2 points)", "## 5. Accuracy"),
-     "a solution cell under '## 5. Accuracy'"),
-    ("open-questions wording", _replace("## Open questions (1 point, graded by hand)",
-                                        "## Open questions (1 point, manually graded)"),
-     "is not one of '## N. Title'"),
-    ("open-questions points", _replace("## Open questions (1 point, graded by hand)",
-                                         "## Open questions (2 points, graded by hand)"),
-     "states 2 points but its answer cells are worth 1"),
+    ("section numbering", _replace("## 4. The baseline ResNet", "## 5. The baseline ResNet"), "should be number 4"),
+    (
+        "solution cells under an exercise",
+        _replace("## Exercise 2: accuracy (2 points)", "## 5. Accuracy"),
+        "a solution cell under '## 5. Accuracy'",
+    ),
+    (
+        "open-questions wording",
+        _replace("## Open questions (1 point, graded by hand)", "## Open questions (1 point, manually graded)"),
+        "is not one of '## N. Title'",
+    ),
+    (
+        "open-questions points",
+        _replace("## Open questions (1 point, graded by hand)", "## Open questions (2 points, graded by hand)"),
+        "states 2 points but its answer cells are worth 1",
+    ),
     ("one recap", _replace("## Recap", "## Summary"), "needs exactly one '## Recap' heading (found 0)"),
     ("recap last", _recap_before_open_questions, "'## Recap' must come after every exercise and the open questions"),
     ("one title", _second_title, "only the first cell has a '# ' title"),

@@ -11,6 +11,7 @@ comments
 and `release --check` reports a document whose tables are stale. Colab links come from pyproject.toml's
 `[tool.course]` (autograder/tools/publishing.py); without it the tables link to the files in the repository.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,8 +23,16 @@ from nbformat import NotebookNode
 
 from autograder.tools import publishing
 
-__all__ = ["TABLES", "begin_marker", "end_marker", "render", "regenerate", "wanted_texts", "write_tables",
-           "table_problems"]
+__all__ = [
+    "TABLES",
+    "begin_marker",
+    "end_marker",
+    "render",
+    "regenerate",
+    "wanted_texts",
+    "write_tables",
+    "table_problems",
+]
 
 Rows = dict[str, NotebookNode]
 
@@ -52,31 +61,43 @@ def _link(info: publishing.CourseInfo | None, stem: str, folder: str, up: str) -
 
 
 def _readme_notebooks(notebooks: Rows, info: publishing.CourseInfo | None) -> list[str]:
-    lines = ["| # | notebook | what you build | first run (small, 2 CPU cores) | re-run (cached checkpoints) "
-             "| full size on a Colab T4 (estimated) |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| # | notebook | what you build | first run (small, 2 CPU cores) | re-run (cached checkpoints) "
+        "| full size on a Colab T4 (estimated) |",
+        "|---|---|---|---|---|---|",
+    ]
     for stem, nb in notebooks.items():
-        lines.append(f"| {stem[:2]} | [{_course(nb, 'title')}](notebooks/{stem}.ipynb) | {_course(nb, 'summary')} "
-                     f"| {_course(nb, 'run_time.small_first')} | {_course(nb, 'run_time.small_rerun')} "
-                     f"| {_course(nb, 'run_time.full_t4')} |")
+        lines.append(
+            f"| {stem[:2]} | [{_course(nb, 'title')}](notebooks/{stem}.ipynb) | {_course(nb, 'summary')} "
+            f"| {_course(nb, 'run_time.small_first')} | {_course(nb, 'run_time.small_rerun')} "
+            f"| {_course(nb, 'run_time.full_t4')} |"
+        )
     return lines
 
 
 def _readme_links(notebooks: Rows, info: publishing.CourseInfo | None) -> list[str]:
     lines = ["| # | open in Colab | worked solution |", "|---|---|---|"]
     for stem, nb in notebooks.items():
-        lines.append(f"| {stem[:2]} | [{_course(nb, 'title')}]({_link(info, stem, 'notebooks', '')}) "
-                     f"| [solution]({_link(info, stem, 'solutions', '')}) |")
+        lines.append(
+            f"| {stem[:2]} | [{_course(nb, 'title')}]({_link(info, stem, 'notebooks', '')}) "
+            f"| [solution]({_link(info, stem, 'solutions', '')}) |"
+        )
     return lines
 
 
 def _self_study(notebooks: Rows, info: publishing.CourseInfo | None) -> list[str]:
-    lines = ["| # | notebook | what you build | your working time (estimate) | run time, small size on 2 CPU cores "
-             "| open in Colab |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| # | notebook | what you build | your working time (estimate) | run time, small size on 2 CPU cores "
+        "| open in Colab |",
+        "|---|---|---|---|---|---|",
+    ]
     for stem, nb in notebooks.items():
         n = stem[:2]
-        lines.append(f"| {n} | {_course(nb, 'title')} | {_course(nb, 'summary')} | {_course(nb, 'working_time')} "
-                     f"| {_course(nb, 'run_time.small_first')} first run, {_course(nb, 'run_time.small_rerun')} "
-                     f"after | [student copy][nb{n}] · [solution][sol{n}] |")
+        lines.append(
+            f"| {n} | {_course(nb, 'title')} | {_course(nb, 'summary')} | {_course(nb, 'working_time')} "
+            f"| {_course(nb, 'run_time.small_first')} first run, {_course(nb, 'run_time.small_rerun')} "
+            f"after | [student copy][nb{n}] · [solution][sol{n}] |"
+        )
     lines.append("")
     lines += [f"[nb{stem[:2]}]: {_link(info, stem, 'notebooks', '../')}" for stem in notebooks]
     lines += [f"[sol{stem[:2]}]: {_link(info, stem, 'solutions', '../')}" for stem in notebooks]
@@ -100,11 +121,14 @@ def regenerate(text: str, doc: Path, notebooks: Rows, info: publishing.CourseInf
     """`text` of document `doc` with each of its generated tables rewritten; ValueError when a marker is missing."""
     for name, renderer in TABLES[doc].items():
         pattern = re.compile(re.escape(begin_marker(name)) + r".*?" + re.escape(end_marker(name)), re.S)
-        if len(pattern.findall(text)) != 1:
-            raise ValueError(f"{doc} needs exactly one generated table {name!r}: the lines {begin_marker(name)!r} "
-                             f"and {end_marker(name)!r} (release writes the table between them)")
-        block = render(name, renderer(notebooks, info))
-        text = pattern.sub(lambda _: block, text)
+        matches = list(pattern.finditer(text))
+        if len(matches) != 1:
+            raise ValueError(
+                f"{doc} needs exactly one generated table {name!r}: the lines {begin_marker(name)!r} "
+                f"and {end_marker(name)!r} (release writes the table between them)"
+            )
+        start, end = matches[0].span()
+        text = text[:start] + render(name, renderer(notebooks, info)) + text[end:]
     return text
 
 
@@ -149,6 +173,8 @@ def table_problems(root: Path, stems: Iterable[str]) -> list[str]:
         if isinstance(text, ValueError):
             problems.append(str(text))
         elif path.read_text(encoding="utf-8") != text:
-            problems.append(f"{path.relative_to(root)}: the notebook table is out of date with the notebooks' "
-                            f"metadata course (run `python -m autograder release`)")
+            problems.append(
+                f"{path.relative_to(root)}: the notebook table is out of date with the notebooks' "
+                f"metadata course (run `python -m autograder release`)"
+            )
     return problems
