@@ -16,11 +16,11 @@ step() {  # run one check, keep going so that one run reports every failing chec
   echo "[lint] $name"
   "$@" || { echo "[lint] FAILED: $name" >&2; status=1; }
 }
-step "ruff check" "$BIN/ruff" check .
+step "ruff check" "$BIN/ruff" check --output-format concise .
 if [ "${LINT_SKIP_FORMAT:-0}" = "1" ]; then
   echo "[lint] ruff format --check: skipped (LINT_SKIP_FORMAT=1)"
 else
-  step "ruff format --check" "$BIN/ruff" format --check .
+  step "ruff format --check" "$BIN/ruff" format --check --output-format concise .  # one line per file; `ruff format --diff` shows why
 fi
 step "mypy" "$BIN/mypy"
 step "release --check" "$BIN/python" -m autograder release --check
