@@ -11,7 +11,8 @@ notebook 02's `per_exit_costs` works for any network with `.stem`, `.stages` and
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -50,20 +51,21 @@ def module_macs(module: nn.Module, *inputs: torch.Tensor) -> int:
             per_node = profile_macs(module, inputs if len(inputs) != 1 else inputs[0], reduction=None)
     finally:
         module.train(was_training)
-    return int(sum(macs for node, macs in per_node.items() if getattr(node, "operator", "") in COUNTED_OPS))
+    by_node: dict[Any, int] = cast(dict[Any, int], per_node)  # reduction=None: MACs per traced node
+    return int(sum(macs for node, macs in by_node.items() if getattr(node, "operator", "") in COUNTED_OPS))
 
 
 class _ExitPath(nn.Module):
     """Static sub-model: stem, stages up to `k`, and exit heads 0..k; returns every head's logits."""
 
-    def __init__(self, model: nn.Module, k: int) -> None:
+    def __init__(self, model: EarlyExitResNet, k: int) -> None:
         super().__init__()
         self.model, self.k = model, k
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         h = self.model.stem(x)
         outputs = []
-        for stage, head in list(zip(self.model.stages, self.model.exits))[: self.k + 1]:
+        for stage, head in list(zip(self.model.stages, self.model.exits, strict=True))[: self.k + 1]:
             h = stage(h)
             outputs.append(head(h))  # returned, so tracing cannot drop the heads as dead code
         return tuple(outputs)
@@ -97,23 +99,25 @@ def block_costs(model: nn.Module, input_shape: Sequence[int]) -> dict[str, list[
     Introduced in 00_orientation.
     """
     x = _example(model, input_shape)
-    costs: dict[str, list[int] | int] = {"stem": 0, "blocks": [], "heads": []}
+    net: Any = model  # a ResNet (classifier) or an early-exit network (exits): both have stem and stages
+    blocks: list[int] = []
+    heads: list[int] = []
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        costs["stem"] = module_macs(model.stem, x)
-        h = model.stem(x)
-        heads = list(getattr(model, "exits", [])) or [getattr(model, "classifier")]
-        for s, stage in enumerate(model.stages):
+        stem = module_macs(net.stem, x)
+        h = net.stem(x)
+        exits = list(getattr(net, "exits", []))
+        for s, stage in enumerate(net.stages):
             for block in stage:
-                costs["blocks"].append(module_macs(block, h))  # type: ignore[union-attr]
+                blocks.append(module_macs(block, h))
                 h = block(h)
-            if hasattr(model, "exits"):
-                costs["heads"].append(module_macs(model.exits[s], h))  # type: ignore[union-attr]
-        if not hasattr(model, "exits"):
-            costs["heads"].append(module_macs(heads[0], h))  # type: ignore[union-attr]
+            if exits:
+                heads.append(module_macs(exits[s], h))
+        if not exits:
+            heads.append(module_macs(net.classifier, h))
     model.train(was_training)
-    return costs
+    return {"stem": stem, "blocks": blocks, "heads": heads}
 
 
 def format_macs(macs: float) -> str:

@@ -5,6 +5,8 @@ notebook 02's `BranchyResNet`, which students build themselves around their own 
 """
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -95,7 +97,7 @@ class ResNet(nn.Module):
         self.stem = nn.Sequential(nn.Conv2d(in_channels, base_width, 3, stem_stride, 1, bias=False),
                                   nn.BatchNorm2d(base_width), nn.ReLU(inplace=True))
         stages, channels = [], base_width
-        for width, num_blocks, stride in zip(self.widths, blocks_per_stage, stage_strides):
+        for width, num_blocks, stride in zip(self.widths, blocks_per_stage, stage_strides, strict=True):
             blocks = [BasicBlock(channels if b == 0 else width, width, stride if b == 0 else 1)
                       for b in range(num_blocks)]
             stages.append(nn.Sequential(*blocks))
@@ -105,7 +107,7 @@ class ResNet(nn.Module):
 
     def blocks(self) -> list[BasicBlock]:
         """All residual blocks in execution order."""
-        return [block for stage in self.stages for block in stage]
+        return [cast(BasicBlock, block) for stage in self.stages for block in stage.children()]
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.in_channels, type(self).__name__)
@@ -162,7 +164,7 @@ class EarlyExitResNet(nn.Module):
         check_input(x, self.in_channels, type(self).__name__)
         h = self.stem(x)
         exit_logits = []
-        for stage, head in zip(self.stages, self.exits):
+        for stage, head in zip(self.stages, self.exits, strict=True):
             h = stage(h)
             exit_logits.append(head(h))
         return exit_logits
