@@ -11,6 +11,7 @@ nbgrader on Colab, never breaks the others):
   grade ...                   grade submissions with the course's grader
   report ...                  summarize graded results
 """
+
 from __future__ import annotations
 
 import importlib
@@ -49,8 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as err:
         if err.name and (module_name == err.name or module_name.startswith(err.name + ".")):
-            print(f"`{command}` is not available: module {module_name} is not installed in this checkout",
-                  file=sys.stderr)
+            print(
+                f"`{command}` is not available: module {module_name} is not installed in this checkout", file=sys.stderr
+            )
             return 2
         raise
     func = getattr(module, func_name, None)

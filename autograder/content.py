@@ -12,6 +12,7 @@ is the only place in the repository that imports a file by path. Each folder hol
 
 The sandbox masks the whole course/ folder from the student's process.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,8 +33,9 @@ _lock = threading.RLock()
 
 def stems() -> list[str]:
     """Every notebook stem with a grading folder (sorted)."""
-    return sorted(p.name for p in COURSE_DIR.iterdir() if p.is_dir() and STEM_PATTERN.match(p.name)
-                  and (p / "tests.py").exists())
+    return sorted(
+        p.name for p in COURSE_DIR.iterdir() if p.is_dir() and STEM_PATTERN.match(p.name) and (p / "tests.py").exists()
+    )
 
 
 def stem_dir(stem: str) -> Path:

@@ -6,6 +6,7 @@ process (nbgrader's hidden cells, the self-check, the mutation tests); the grade
 come back: tensors, arrays, numbers, strings and lists, tuples and dicts of those, round-tripped
 through `torch.load(weights_only=True)`.
 """
+
 from __future__ import annotations
 
 import io
@@ -16,8 +17,20 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["TestFailure", "NotAttempted", "StudentError", "Missing", "Student", "LocalStudent", "sanitize", "sanitize_bytes", "load_sanitized", "describe_exception",
-           "call_in_namespace", "raised_error_name"]
+__all__ = [
+    "TestFailure",
+    "NotAttempted",
+    "StudentError",
+    "Missing",
+    "Student",
+    "LocalStudent",
+    "sanitize",
+    "sanitize_bytes",
+    "load_sanitized",
+    "describe_exception",
+    "call_in_namespace",
+    "raised_error_name",
+]
 
 
 class TestFailure(AssertionError):
@@ -38,8 +51,10 @@ class Missing(Exception):
 
 # Sanitizing what comes back from student code
 
+
 def sanitize_bytes(value: Any) -> bytes:
     """Serialize a result with torch.save; tensors are detached and moved to the CPU first."""
+
     def prepare(v: Any, depth: int = 0) -> Any:
         if depth > 20:
             raise TypeError("result is nested too deeply")
@@ -62,8 +77,11 @@ def sanitize_bytes(value: Any) -> bytes:
             return items if type(v) is list else tuple(items)
         if type(v) is dict:
             return {prepare(k, depth + 1): prepare(x, depth + 1) for k, x in v.items()}
-        raise TypeError(f"a result of type {type(v).__module__}.{type(v).__qualname__} is not accepted; "
-                        f"return tensors, arrays, numbers, or lists/tuples/dicts of them")
+        raise TypeError(
+            f"a result of type {type(v).__module__}.{type(v).__qualname__} is not accepted; "
+            f"return tensors, arrays, numbers, or lists/tuples/dicts of them"
+        )
+
     buffer = io.BytesIO()
     torch.save(prepare(value), buffer)
     return buffer.getvalue()
@@ -80,6 +98,7 @@ def sanitize(value: Any) -> Any:
 
 
 # Students
+
 
 class Student:
     """Interface hidden tests use to reach the student's code."""
@@ -101,8 +120,9 @@ def describe_exception(err: BaseException) -> str:
     frames = traceback.extract_tb(err.__traceback__)
     where = ""
     for frame in reversed(frames):
-        if "autograder" not in frame.filename.replace("\\", "/").split("/")[-2:-1] and \
-                "/autograder/" not in frame.filename.replace("\\", "/"):
+        if "autograder" not in frame.filename.replace("\\", "/").split("/")[
+            -2:-1
+        ] and "/autograder/" not in frame.filename.replace("\\", "/"):
             where = f" (in {frame.name}, line {frame.lineno})"
             break
     text = str(err).strip().splitlines()[0][:300] if str(err).strip() else ""

@@ -14,6 +14,7 @@ student's process. Two implementations of `Student` exist:
 
 States of a result: passed, failed, error, timeout, kernel died, not attempted.
 """
+
 from __future__ import annotations
 
 import math
@@ -93,13 +94,16 @@ class Suite:
 
     def test(self, grade_id: str, points: float, uses: Sequence[str]) -> Callable:
         """Decorator registering a hidden test for the test cell `grade_id`."""
+
         def register(func: Callable[[Student], None]) -> Callable[[Student], None]:
             if any(t.name == func.__name__ for t in self.tests):
                 raise ValueError(f"duplicate hidden test name {func.__name__} in {self.stem}")
             doc = (func.__doc__ or "").strip().splitlines()
-            self.tests.append(HiddenTest(func.__name__, grade_id, float(points), tuple(uses), func,
-                                         doc[0] if doc else ""))
+            self.tests.append(
+                HiddenTest(func.__name__, grade_id, float(points), tuple(uses), func, doc[0] if doc else "")
+            )
             return func
+
         return register
 
     def grade_ids(self) -> list[str]:
@@ -149,6 +153,7 @@ def seeded(seed: int) -> torch.Generator:
 # ---------------------------------------------------------------------------------------------
 # Checks used inside hidden tests (messages are shown to students; never include the reference)
 
+
 def as_tensor(value: Any, what: str) -> torch.Tensor:
     """Convert a sanitized result to a float64 tensor or fail with a clear message."""
     if isinstance(value, torch.Tensor):
@@ -165,8 +170,9 @@ def expect(condition: bool, message: str) -> None:
         raise TestFailure(message)
 
 
-def expect_raises(student: Student, name: str, *args: Any, error: str | None = "ValueError", what: str = "",
-                  **kwargs: Any) -> None:
+def expect_raises(
+    student: Student, name: str, *args: Any, error: str | None = "ValueError", what: str = "", **kwargs: Any
+) -> None:
     """Fail unless calling graded function `name` raises `error`, matched by class name (None: any exception).
 
     `what` names the bad input for the message, e.g. "y has shape (N, 1)". Works with any Student: the
@@ -220,18 +226,25 @@ def expect_equal(actual: Any, expected: Any, what: str) -> None:
         mismatches = int((a != e).sum())
         expect(mismatches == 0, f"{what}: {mismatches} of {e.numel()} entries differ from the expected ones")
     else:
-        expect(type(actual) in (int, float, bool, str, type(None), list, tuple, dict) and actual == expected,
-               f"{what}: got {actual!r}")
+        expect(
+            type(actual) in (int, float, bool, str, type(None), list, tuple, dict) and actual == expected,
+            f"{what}: got {actual!r}",
+        )
 
 
 def is_close_number(value: Any, target: float, tol: float) -> bool:
     """True when a sanitized scalar is a finite number within tol of target."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
         and abs(value - target) <= tol
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Loading and running suites
+
 
 def load_suite(stem: str) -> Suite:
     """The `SUITE` of autograder/course/<stem>/tests.py."""
@@ -250,13 +263,15 @@ def suite_of(module: Any, stem: str) -> Suite:
 
 def run_test(test: HiddenTest, student: Student) -> Result:
     """Run one hidden test and map its outcome to a Result (never raises for student faults)."""
+
     def result(state: str, message: str = "") -> Result:
-        return Result(test.name, test.grade_id, state, test.points if state == "passed" else 0.0,
-                      test.points, message)
+        return Result(test.name, test.grade_id, state, test.points if state == "passed" else 0.0, test.points, message)
+
     missing = [name for name in test.uses if not student.has(name)]
     if missing:
-        return result("error", f"not defined in the submission: {', '.join(missing)} "
-                               f"(was a cell deleted, renamed or never run?)")
+        return result(
+            "error", f"not defined in the submission: {', '.join(missing)} (was a cell deleted, renamed or never run?)"
+        )
     from course_lib.env import uncapped
 
     try:

@@ -13,6 +13,7 @@ Sections:
 Results of each section are kept as JSON next to the report, so re-running one section is cheap and the
 report is rebuilt from whatever is there (`--only ""` rebuilds it without measuring anything). On a CUDA machine the report is named after the GPU.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = ("notebooks", "grading", "speedups", "training")
 TARGETS = {
-    "notebook_seconds": 300.0,       # every notebook under 5 minutes at the small size on 2 CPU cores
+    "notebook_seconds": 300.0,  # every notebook under 5 minutes at the small size on 2 CPU cores
     "full_submission_seconds": 600.0,  # grading all notebooks of one student under 10 minutes
     "speedup_over_mac_ratio": 0.75,  # early-exit wall-clock speedup at batch 256 vs its MAC ratio
 }
@@ -70,8 +71,14 @@ def bench_notebooks(cold: bool) -> dict:
         env["COURSE_CACHE_DIR"] = cache
     rows = []
     for path in sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")):
-        proc = subprocess.run([sys.executable, "-m", "benchmarks.notebook_time", str(path)], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=3600)
+        proc = subprocess.run(
+            [sys.executable, "-m", "benchmarks.notebook_time", str(path)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
         lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
         row = json.loads(lines[-1]) if lines else {"notebook": path.stem, "error": proc.stderr[-300:]}
         rows.append(row)
@@ -81,10 +88,13 @@ def bench_notebooks(cold: bool) -> dict:
 
 def bench_scripts(section: str) -> dict:
     scripts = {
-        "grading": [("grading", ["benchmarks/grading_throughput.py", "--students", "reference", "partial",
-                                 "untouched"])],
-        "speedups": [("early_exit", ["benchmarks/bench_early_exit.py"]),
-                     ("layer_skipping", ["benchmarks/bench_layer_skipping.py"])],
+        "grading": [
+            ("grading", ["benchmarks/grading_throughput.py", "--students", "reference", "partial", "untouched"])
+        ],
+        "speedups": [
+            ("early_exit", ["benchmarks/bench_early_exit.py"]),
+            ("layer_skipping", ["benchmarks/bench_layer_skipping.py"]),
+        ],
         "training": [("training", ["benchmarks/bench_training.py"])],
     }[section]
     results = {}
@@ -118,19 +128,38 @@ def _flat(value: object, prefix: str = "") -> list[tuple[str, object]]:
 
 
 def render(results: dict, info: dict, out_dir: Path, tag: str) -> Path:
-    lines = [f"# Benchmark report: {tag}", "",
-             "Produced by `python -m benchmarks`; numbers are from one run on the machine below (timings on a shared "
-             "2-core machine are noisy: compare ratios measured in the same run).", "",
-             _table([info], list(info)), ""]
+    lines = [
+        f"# Benchmark report: {tag}",
+        "",
+        "Produced by `python -m benchmarks`; numbers are from one run on the machine below (timings on a shared "
+        "2-core machine are noisy: compare ratios measured in the same run).",
+        "",
+        _table([info], list(info)),
+        "",
+    ]
     nb = results.get("notebooks")
     if nb:
-        lines += [f"## Solution notebooks at the small size ({nb['cache']} checkpoint cache)", "",
-                  f"Target: each under {TARGETS['notebook_seconds']:.0f} s on 2 CPU cores.", ""]
-        rows = [dict(r, target=("met" if r.get("seconds", 1e9) <= TARGETS["notebook_seconds"] and not r.get("error")
-                                else "MISSED")) for r in nb["rows"]]
+        lines += [
+            f"## Solution notebooks at the small size ({nb['cache']} checkpoint cache)",
+            "",
+            f"Target: each under {TARGETS['notebook_seconds']:.0f} s on 2 CPU cores.",
+            "",
+        ]
+        rows = [
+            dict(
+                r,
+                target=(
+                    "met" if r.get("seconds", 1e9) <= TARGETS["notebook_seconds"] and not r.get("error") else "MISSED"
+                ),
+            )
+            for r in nb["rows"]
+        ]
         lines += [_table(rows, ["notebook", "seconds", "peak_rss_mib", "target", "error"]), ""]
-    for section, title in (("grading", "Grading throughput"), ("speedups", "Dynamic-inference speedups"),
-                           ("training", "Training the small early-exit ResNet")):
+    for section, title in (
+        ("grading", "Grading throughput"),
+        ("speedups", "Dynamic-inference speedups"),
+        ("training", "Training the small early-exit ResNet"),
+    ):
         if section not in results:
             continue
         lines += [f"## {title}", ""]
@@ -139,19 +168,25 @@ def render(results: dict, info: dict, out_dir: Path, tag: str) -> Path:
                 lines += [f"### {name}", "", data["markdown"], ""]
                 continue
             lines += [f"### {name}", ""]
-            tables = {k: v for k, v in data.items() if isinstance(v, list) and v and isinstance(v[0], dict)} \
-                if isinstance(data, dict) else {}
+            tables = (
+                {k: v for k, v in data.items() if isinstance(v, list) and v and isinstance(v[0], dict)}
+                if isinstance(data, dict)
+                else {}
+            )
             scalars = {k: v for k, v in data.items() if k not in tables} if isinstance(data, dict) else data
             lines += ["| metric | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in _flat(scalars)] + [""]
             for rows in tables.values():
                 flat_rows = [dict(_flat({k: v for k, v in row.items() if k != "points"})) for row in rows]
                 columns = list(dict.fromkeys(k for row in flat_rows for k in row))
                 lines += [_table([{k: _fmt(v) for k, v in row.items()} for row in flat_rows], columns), ""]
-    lines += ["## Targets", "",
-              f"- every notebook under {TARGETS['notebook_seconds']:.0f} s at the small size on 2 CPU cores;",
-              f"- grading a full submission (all notebooks) under {TARGETS['full_submission_seconds']:.0f} s on 2 CPU cores;",
-              f"- early-exit wall-clock speedup at batch 256 at least {TARGETS['speedup_over_mac_ratio']} of its MAC ratio.",
-              ""]
+    lines += [
+        "## Targets",
+        "",
+        f"- every notebook under {TARGETS['notebook_seconds']:.0f} s at the small size on 2 CPU cores;",
+        f"- grading a full submission (all notebooks) under {TARGETS['full_submission_seconds']:.0f} s on 2 CPU cores;",
+        f"- early-exit wall-clock speedup at batch 256 at least {TARGETS['speedup_over_mac_ratio']} of its MAC ratio.",
+        "",
+    ]
     path = out_dir / f"report_{tag}.md"
     path.write_text("\n".join(lines))
     _figure(results, out_dir / f"report_{tag}.png")

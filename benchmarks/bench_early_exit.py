@@ -11,6 +11,7 @@ implementations from autograder/course/03_early_exit/reference.py), and times th
 Usage: python benchmarks/bench_early_exit.py [--repeats 7] [--batch1-samples 300] [--threads N] [--json OUT]
 Timings on a shared machine are noisy: read the medians, not single runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,10 +57,23 @@ def trained_model() -> tuple[torch.nn.Module, cl.data.Splits]:
     cl.env.set_seed(0)
     model = cl.models.EarlyExitResNet(num_classes=splits.num_classes, in_channels=splits.input_shape[0], **arch)
     cl.training.fit(
-        model, loaders["train"], num_epochs=cl.env.pick(**NUM_EPOCHS), lr=cl.env.pick(small=0.05, full=0.1),
-        loss_fn=early_exit_loss, val_loader=loaders["val"], augment=cl.env.pick(small="shift", full="shift_flip"),
-        config={"name": "ee_resnet_03", "dataset": splits.name, **arch, "exit_weights": EXIT_WEIGHTS,
-                "batch_size": batch_size, "seed": 0}, desc="bench")
+        model,
+        loaders["train"],
+        num_epochs=cl.env.pick(**NUM_EPOCHS),
+        lr=cl.env.pick(small=0.05, full=0.1),
+        loss_fn=early_exit_loss,
+        val_loader=loaders["val"],
+        augment=cl.env.pick(small="shift", full="shift_flip"),
+        config={
+            "name": "ee_resnet_03",
+            "dataset": splits.name,
+            **arch,
+            "exit_weights": EXIT_WEIGHTS,
+            "batch_size": batch_size,
+            "seed": 0,
+        },
+        desc="bench",
+    )
     return model.cpu().eval(), splits
 
 
@@ -82,9 +96,17 @@ def bench_device(model, X, threshold, mac_ratio, device, batch_size, repeats, re
     times = cl.timing.median_times({"full": full, "early": early}, repeats, sync)
     t_full, t_early = times["full"], times["early"]
     speedup = t_full / t_early
-    return {"device": device.type, "batch_size": batch_size, "samples": len(X), "repeats": repeats,
-            "full_ms_per_sample": 1000 * t_full / len(X), "early_ms_per_sample": 1000 * t_early / len(X),
-            "speedup": speedup, "mac_ratio": mac_ratio, "speedup_over_mac_ratio": speedup / mac_ratio}
+    return {
+        "device": device.type,
+        "batch_size": batch_size,
+        "samples": len(X),
+        "repeats": repeats,
+        "full_ms_per_sample": 1000 * t_full / len(X),
+        "early_ms_per_sample": 1000 * t_early / len(X),
+        "speedup": speedup,
+        "mac_ratio": mac_ratio,
+        "speedup_over_mac_ratio": speedup / mac_ratio,
+    }
 
 
 def main(argv=None) -> int:
@@ -103,8 +125,9 @@ def main(argv=None) -> int:
     val_logits, val_y = cl.training.collect_logits(model, loaders["val"], device="cpu")
     test_logits, test_y = cl.training.collect_logits(model, loaders["test"], device="cpu")
     costs = cl.cost.exit_costs(model, splits.input_shape)
-    thresholds = [0.0] + torch.logspace(-4, torch.log10(torch.tensor(float(splits.num_classes)).log()).item(),
-                                        120).tolist()
+    thresholds = [0.0] + torch.logspace(
+        -4, torch.log10(torch.tensor(float(splits.num_classes)).log()).item(), 120
+    ).tolist()
     chosen = ref.choose_threshold(val_logits, val_y, test_logits, test_y, thresholds, costs, BUDGET)
     _, exits = ref.early_exit_inference(model, splits.X_test, chosen["threshold"])
     mac_ratio = costs[-1] / ref.expected_cost(exits, costs)
@@ -113,28 +136,59 @@ def main(argv=None) -> int:
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     for device in devices:
         rows.append(bench_device(model, splits.X_test, chosen["threshold"], mac_ratio, device, 256, args.repeats, ref))
-        rows.append(bench_device(model, splits.X_test[: args.batch1_samples], chosen["threshold"], mac_ratio, device,
-                                 1, max(3, args.repeats // 2), ref))
+        rows.append(
+            bench_device(
+                model,
+                splits.X_test[: args.batch1_samples],
+                chosen["threshold"],
+                mac_ratio,
+                device,
+                1,
+                max(3, args.repeats // 2),
+                ref,
+            )
+        )
     model.cpu()
 
     test_final = float((test_logits[-1].argmax(-1) == test_y).double().mean())
     print(f"# Early exit vs full network ({splits.name}, {cl.env.run_size()} size)\n")
-    print(f"threshold {chosen['threshold']:.4f} nats chosen on validation (budget {100 * BUDGET:.1f} points); "
-          f"test accuracy {100 * chosen['test_acc']:.2f}% vs final exit {100 * test_final:.2f}%; "
-          f"exits per test sample: {torch.bincount(exits, minlength=len(costs)).tolist()}")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {platform.processor() or 'cpu'}"
-          + (f", {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "") + "\n")
-    print("| device | batch | samples | full ms/sample | early-exit ms/sample | speedup | MAC ratio | speedup / MAC ratio |")
+    print(
+        f"threshold {chosen['threshold']:.4f} nats chosen on validation (budget {100 * BUDGET:.1f} points); "
+        f"test accuracy {100 * chosen['test_acc']:.2f}% vs final exit {100 * test_final:.2f}%; "
+        f"exits per test sample: {torch.bincount(exits, minlength=len(costs)).tolist()}"
+    )
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {platform.processor() or 'cpu'}"
+        + (f", {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "")
+        + "\n"
+    )
+    print(
+        "| device | batch | samples | full ms/sample | early-exit ms/sample | speedup | MAC ratio | speedup / MAC ratio |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['device']} | {r['batch_size']} | {r['samples']} | {r['full_ms_per_sample']:.3f} | "
-              f"{r['early_ms_per_sample']:.3f} | {r['speedup']:.2f}x | {r['mac_ratio']:.2f}x | "
-              f"{r['speedup_over_mac_ratio']:.2f} |")
-    print("\nTarget: speedup / MAC ratio >= 0.75 at batch 256 on the CPU. Medians of repeated runs; a shared machine "
-          "makes them noisy.")
+        print(
+            f"| {r['device']} | {r['batch_size']} | {r['samples']} | {r['full_ms_per_sample']:.3f} | "
+            f"{r['early_ms_per_sample']:.3f} | {r['speedup']:.2f}x | {r['mac_ratio']:.2f}x | "
+            f"{r['speedup_over_mac_ratio']:.2f} |"
+        )
+    print(
+        "\nTarget: speedup / MAC ratio >= 0.75 at batch 256 on the CPU. Medians of repeated runs; a shared machine "
+        "makes them noisy."
+    )
     if args.json:
-        args.json.write_text(json.dumps({"chosen": chosen, "exit_costs": costs, "test_final_acc": test_final,
-                                         "threads": torch.get_num_threads(), "results": rows}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "chosen": chosen,
+                    "exit_costs": costs,
+                    "test_final_acc": test_final,
+                    "threads": torch.get_num_threads(),
+                    "results": rows,
+                },
+                indent=2,
+            )
+        )
         print(f"wrote {args.json}")
     return 0
 

@@ -10,6 +10,7 @@ minute at the small size). It then times eval-mode inference over the test split
 images at batch 1, reporting the median of the repeats next to the expected-MAC saving (gates included), and prints
 a markdown table. CPU timings on a shared machine are noisy: compare ratios, and repeat the run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,9 +45,16 @@ def build_models(target: float) -> tuple[torch.nn.Module, torch.nn.Module, cl.da
     base_config = {"name": "nb04_baseline", "dataset": splits.name, **arch, "seed": 0}
     cl.env.set_seed(0)
     baseline = cl.models.ResNet(splits.num_classes, splits.input_shape[0], **arch)
-    cl.training.fit(baseline, loaders["train"], num_epochs=cl.env.pick(small=10, full=40),
-                    lr=cl.env.pick(small=0.05, full=0.1), val_loader=loaders["val"], augment=augment,
-                    config=base_config, desc="baseline")
+    cl.training.fit(
+        baseline,
+        loaders["train"],
+        num_epochs=cl.env.pick(small=10, full=40),
+        lr=cl.env.pick(small=0.05, full=0.1),
+        val_loader=loaders["val"],
+        augment=augment,
+        config=base_config,
+        desc="baseline",
+    )
 
     def loss_fn(output, y):
         logits, gates = output
@@ -54,11 +62,26 @@ def build_models(target: float) -> tuple[torch.nn.Module, torch.nn.Module, cl.da
 
     cl.env.set_seed(0)
     gated = ref.GatedResNet(copy.deepcopy(baseline))
-    config = {"name": f"nb04_aig_st_t{target}", "gate_init_std": 0.3, "init": base_config, "target": target, "lam": LAM,
-              "gates": "st", "seed": 0}
-    cl.training.fit(gated, loaders["train"], num_epochs=cl.env.pick(small=5, full=20),
-                    lr=cl.env.pick(small=0.05, full=0.05), loss_fn=loss_fn, val_loader=loaders["val"],
-                    augment=augment, config=config, desc=f"AIG t={target}")
+    config = {
+        "name": f"nb04_aig_st_t{target}",
+        "gate_init_std": 0.3,
+        "init": base_config,
+        "target": target,
+        "lam": LAM,
+        "gates": "st",
+        "seed": 0,
+    }
+    cl.training.fit(
+        gated,
+        loaders["train"],
+        num_epochs=cl.env.pick(small=5, full=20),
+        lr=cl.env.pick(small=0.05, full=0.05),
+        loss_fn=loss_fn,
+        val_loader=loaders["val"],
+        augment=augment,
+        config=config,
+        desc=f"AIG t={target}",
+    )
     return baseline.eval().cpu(), gated.eval().cpu(), splits, arch
 
 
@@ -114,8 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     gated_macs = ref.expected_gated_macs(gates, costs["blocks"], gate_macs, base_macs)
     masked_macs = full_macs + sum(gate_macs)
 
-    variants = {"ungated": baseline, "gated, masked": lambda x: masked_forward(gated, x),
-                "gated, real skipping": gated}
+    variants = {"ungated": baseline, "gated, masked": lambda x: masked_forward(gated, x), "gated, real skipping": gated}
     rows = []
     for batch_size, X in ((256, X_test), (1, X_test[: args.batch1_images])):
         base_ms = None
@@ -123,24 +145,46 @@ def main(argv: list[str] | None = None) -> int:
             ms = median_ms_per_image(fn, X, batch_size, args.repeats)
             base_ms = ms if base_ms is None else base_ms
             macs = {"ungated": full_macs, "gated, masked": masked_macs}.get(name, gated_macs)
-            rows.append({"batch_size": batch_size, "network": name, "ms_per_image": ms,
-                         "speedup": base_ms / ms, "macs_per_image": macs, "mac_saving": 1 - macs / full_macs})
+            rows.append(
+                {
+                    "batch_size": batch_size,
+                    "network": name,
+                    "ms_per_image": ms,
+                    "speedup": base_ms / ms,
+                    "macs_per_image": macs,
+                    "mac_saving": 1 - macs / full_macs,
+                }
+            )
 
-    print(f"\nLayer skipping on CPU ({platform.processor() or platform.machine()}, {args.threads} threads, "
-          f"torch {torch.__version__}); AIG target {args.target}, test execution rates "
-          f"{[round(float(r), 2) for r in gates.mean(0)]}; median of {args.repeats} repeats\n")
+    print(
+        f"\nLayer skipping on CPU ({platform.processor() or platform.machine()}, {args.threads} threads, "
+        f"torch {torch.__version__}); AIG target {args.target}, test execution rates "
+        f"{[round(float(r), 2) for r in gates.mean(0)]}; median of {args.repeats} repeats\n"
+    )
     print("| batch | network | ms / image | speed-up | MACs / image | MAC saving |")
     print("|---:|---|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['batch_size']} | {r['network']} | {r['ms_per_image']:.3f} | {r['speedup']:.2f}x | "
-              f"{cl.cost.format_macs(r['macs_per_image'])} | {100 * r['mac_saving']:.1f}% |")
+        print(
+            f"| {r['batch_size']} | {r['network']} | {r['ms_per_image']:.3f} | {r['speedup']:.2f}x | "
+            f"{cl.cost.format_macs(r['macs_per_image'])} | {100 * r['mac_saving']:.1f}% |"
+        )
     print("\nTimings on a shared CPU are noisy (10-20% between runs); the MAC saving is exact.")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"target": args.target, "threads": args.threads, "repeats": args.repeats,
-                                         "arch": {k: list(v) if isinstance(v, tuple) else v for k, v in arch.items()},
-                                         "execution_rates": [float(r) for r in gates.mean(0)],
-                                         "full_macs": full_macs, "rows": rows}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "target": args.target,
+                    "threads": args.threads,
+                    "repeats": args.repeats,
+                    "arch": {k: list(v) if isinstance(v, tuple) else v for k, v in arch.items()},
+                    "execution_rates": [float(r) for r in gates.mean(0)],
+                    "full_macs": full_macs,
+                    "rows": rows,
+                },
+                indent=2,
+            )
+        )
         print(f"wrote {args.json}")
     return 0
 

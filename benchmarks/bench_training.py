@@ -3,6 +3,7 @@
 Usage: python benchmarks/bench_training.py [--epochs 12] [--threads N] [--json OUT]
 Prints epochs/s, wall time, per-exit test accuracy and per-exit MACs. Not a timed test.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,16 @@ def main() -> None:
         return sum(w * F.cross_entropy(logits, y) for w, logits in zip(weights, exit_logits, strict=True))
 
     start = time.perf_counter()
-    training.fit(model, loaders["train"], num_epochs=args.epochs, lr=0.05, loss_fn=loss_fn,
-                           val_loader=loaders["val"], device="cpu", verbose=False)
+    training.fit(
+        model,
+        loaders["train"],
+        num_epochs=args.epochs,
+        lr=0.05,
+        loss_fn=loss_fn,
+        val_loader=loaders["val"],
+        device="cpu",
+        verbose=False,
+    )
     seconds = time.perf_counter() - start
     test_logits, test_y = training.collect_logits(model, loaders["test"], "cpu")
     test_acc = (test_logits.argmax(-1) == test_y).float().mean(1).tolist()

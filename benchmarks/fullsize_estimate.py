@@ -30,6 +30,7 @@ Method (written into the output too):
 - Calibration: one measured full-size ResNet-20 training step on this CPU (batch 128) gives this CPU's effective
   rate, so the assumed T4 rate can be read as a multiple of it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,13 @@ OUTPUT_NAME = "fullsize_t4_estimate"
 
 # Real full-size splits: (train, val, test) images.
 DATASETS = {"cifar10": (45_000, 5_000, 10_000), "fashion_mnist": (55_000, 5_000, 10_000)}
-DATASET_ALIASES = {"cifar10": "cifar10", "cifar-10": "cifar10", "fashion_mnist": "fashion_mnist",
-                   "fashion-mnist": "fashion_mnist", "fashionmnist": "fashion_mnist"}
+DATASET_ALIASES = {
+    "cifar10": "cifar10",
+    "cifar-10": "cifar10",
+    "fashion_mnist": "fashion_mnist",
+    "fashion-mnist": "fashion_mnist",
+    "fashionmnist": "fashion_mnist",
+}
 FP32_AMP_MODES = ("off",)
 REQUIRED = ("num_epochs", "steps_per_epoch", "train_size", "batch_size", "macs_per_image", "seconds")
 STEM_PATTERN = re.compile(r"^[0-9][0-9]_\w+$")
@@ -146,6 +152,7 @@ class NotebookEstimate:
 # ---------------------------------------------------------------------------------------------
 # Reading the inputs
 
+
 def _dataset_name(raw: object) -> str:
     name = DATASET_ALIASES.get(str(raw).strip().lower())
     if name is None:
@@ -165,25 +172,37 @@ def parse_fit_log(path: Path, default_notebook: str | None = None) -> list[FitCa
         try:
             line = json.loads(text)
         except json.JSONDecodeError as err:
-            raise ValueError(f"{where} is not JSON ({err.msg}); a fit log has one JSON object per line, as "
-                             f"cl.training.fit writes it when COURSE_FIT_LOG is set.") from None
+            raise ValueError(
+                f"{where} is not JSON ({err.msg}); a fit log has one JSON object per line, as "
+                f"cl.training.fit writes it when COURSE_FIT_LOG is set."
+            ) from None
         if not isinstance(line, dict):
             raise ValueError(f"{where} is a JSON {type(line).__name__}, not an object describing one fit call.")
         missing = [key for key in REQUIRED if key not in line]
         if missing:
-            raise ValueError(f"{where} lacks {', '.join(missing)}; is it from an older cl.training.fit? Re-run the "
-                             f"smoke test with the current course_lib.")
+            raise ValueError(
+                f"{where} lacks {', '.join(missing)}; is it from an older cl.training.fit? Re-run the "
+                f"smoke test with the current course_lib."
+            )
         macs = line["macs_per_image"]
-        calls.append(FitCall(
-            notebook=str(line.get("stem") or line.get("notebook") or notebook_default),
-            desc=str(line.get("desc", "")), config=line.get("config"), model=str(line.get("model", "?")),
-            num_epochs=int(line["num_epochs"]), steps_per_epoch=int(line["steps_per_epoch"]),
-            train_size=int(line["train_size"]), batch_size=int(line["batch_size"]),
-            macs_per_image=None if macs is None else int(macs), amp=str(line.get("amp", "auto")),
-            seconds=float(line["seconds"]), cached=bool(line.get("cached", False)),
-            dataset=_dataset_name(line.get("dataset", "cifar10")),
-            val_size=None if line.get("val_size") is None else int(line["val_size"]),
-        ))
+        calls.append(
+            FitCall(
+                notebook=str(line.get("stem") or line.get("notebook") or notebook_default),
+                desc=str(line.get("desc", "")),
+                config=line.get("config"),
+                model=str(line.get("model", "?")),
+                num_epochs=int(line["num_epochs"]),
+                steps_per_epoch=int(line["steps_per_epoch"]),
+                train_size=int(line["train_size"]),
+                batch_size=int(line["batch_size"]),
+                macs_per_image=None if macs is None else int(macs),
+                amp=str(line.get("amp", "auto")),
+                seconds=float(line["seconds"]),
+                cached=bool(line.get("cached", False)),
+                dataset=_dataset_name(line.get("dataset", "cifar10")),
+                val_size=None if line.get("val_size") is None else int(line["val_size"]),
+            )
+        )
     return calls
 
 
@@ -210,6 +229,7 @@ def parse_seconds_options(items: list[str]) -> dict[str, float]:
 # ---------------------------------------------------------------------------------------------
 # Arithmetic
 
+
 def estimate_fit(call: FitCall, scaled: bool, assumptions: Assumptions = Assumptions()) -> FitEstimate:
     """FLOPs, steps and the T4 time range of one fit; `scaled` means it stands for the real training split."""
     train_images, val_images, _ = DATASETS[call.dataset]
@@ -226,13 +246,24 @@ def estimate_fit(call: FitCall, scaled: bool, assumptions: Assumptions = Assumpt
     steps = (steps_per_epoch + math.ceil(val / assumptions.eval_batch_size)) * epochs
     low_rate, high_rate = assumptions.fp32_rate if call.amp in FP32_AMP_MODES else assumptions.fp16_rate
     floor = steps * assumptions.host_overhead
-    return FitEstimate(call, scaled, images, val, steps, flop,
-                       seconds_low=max(flop / high_rate, floor), seconds_high=max(flop / low_rate, floor))
+    return FitEstimate(
+        call,
+        scaled,
+        images,
+        val,
+        steps,
+        flop,
+        seconds_low=max(flop / high_rate, floor),
+        seconds_high=max(flop / low_rate, floor),
+    )
 
 
-def estimate_notebooks(calls: list[FitCall], notebook_seconds: dict[str, float] | None = None,
-                       assumptions: Assumptions = Assumptions(),
-                       smoke_train_size: int | None = None) -> list[NotebookEstimate]:
+def estimate_notebooks(
+    calls: list[FitCall],
+    notebook_seconds: dict[str, float] | None = None,
+    assumptions: Assumptions = Assumptions(),
+    smoke_train_size: int | None = None,
+) -> list[NotebookEstimate]:
     """Group the calls by notebook and estimate each; notebooks in name order."""
     notebook_seconds = notebook_seconds or {}
     by_notebook: dict[str, list[FitCall]] = {}
@@ -273,6 +304,7 @@ def measure_cpu_step(steps: int = 3) -> float:
 # ---------------------------------------------------------------------------------------------
 # Output
 
+
 def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f}"
 
@@ -297,22 +329,39 @@ def method_text(assumptions: Assumptions, cpu_step: float | None, cpu_load: floa
     ]
     if cpu_step is not None:
         rate = cpu_rate(cpu_step)
-        lines.append(f"- Calibration: one full-size ResNet-20 training step (batch 128) took {cpu_step:.3f} s on this "
-                     f"CPU, {rate / 1e9:.0f} GFLOP/s effective, so the assumed fp16 T4 rate is "
-                     f"{assumptions.fp16_rate[0] / rate:.0f}-{assumptions.fp16_rate[1] / rate:.0f}x this CPU"
-                     + ("." if cpu_load is None else f" (measured here at a 1-minute load average of {cpu_load:.1f}; "
-                        "a busy machine makes the step slower).") + " The review measured 0.32 s on 2 idle cores.")
+        lines.append(
+            f"- Calibration: one full-size ResNet-20 training step (batch 128) took {cpu_step:.3f} s on this "
+            f"CPU, {rate / 1e9:.0f} GFLOP/s effective, so the assumed fp16 T4 rate is "
+            f"{assumptions.fp16_rate[0] / rate:.0f}-{assumptions.fp16_rate[1] / rate:.0f}x this CPU"
+            + (
+                "."
+                if cpu_load is None
+                else f" (measured here at a 1-minute load average of {cpu_load:.1f}; "
+                "a busy machine makes the step slower)."
+            )
+            + " The review measured 0.32 s on 2 idle cores."
+        )
     return lines
 
 
-def render_markdown(estimates: list[NotebookEstimate], assumptions: Assumptions, cpu_step: float | None,
-                    sources: list[str], cpu_load: float | None = None) -> str:
+def render_markdown(
+    estimates: list[NotebookEstimate],
+    assumptions: Assumptions,
+    cpu_step: float | None,
+    sources: list[str],
+    cpu_load: float | None = None,
+) -> str:
     """The estimate table with its method."""
-    lines = ["# Full size on a Colab T4 (estimated)", "",
-             "Produced by `python -m benchmarks.fullsize_estimate` from " + ", ".join(f"`{s}`" for s in sources)
-             + ". Estimated, not measured: see the method below and docs/benchmarks.md.", "",
-             "| notebook | fit calls | requested epochs | training TFLOP | T4 estimate (range) | under 10 min? |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "# Full size on a Colab T4 (estimated)",
+        "",
+        "Produced by `python -m benchmarks.fullsize_estimate` from "
+        + ", ".join(f"`{s}`" for s in sources)
+        + ". Estimated, not measured: see the method below and docs/benchmarks.md.",
+        "",
+        "| notebook | fit calls | requested epochs | training TFLOP | T4 estimate (range) | under 10 min? |",
+        "|---|---|---|---|---|---|",
+    ]
     for est in estimates:
         cached = sum(f.call.cached for f in est.fits)
         tiny = sum(not f.scaled for f in est.trained)
@@ -320,50 +369,86 @@ def render_markdown(estimates: list[NotebookEstimate], assumptions: Assumptions,
         low, high = est.seconds_range
         extra = est.non_training_seconds
         extra_text = "" if extra is None else f" (incl. {extra:.0f} s non-training)"
-        lines.append(f"| {est.notebook} | {len(est.fits)}{f' ({notes})' if notes else ''} | {est.requested_epochs} "
-                     f"| {est.flop / 1e12:.0f} | {_minutes(low)}-{_minutes(high)} min{extra_text} "
-                     f"| {est.verdict(assumptions.budget)} |")
+        lines.append(
+            f"| {est.notebook} | {len(est.fits)}{f' ({notes})' if notes else ''} | {est.requested_epochs} "
+            f"| {est.flop / 1e12:.0f} | {_minutes(low)}-{_minutes(high)} min{extra_text} "
+            f"| {est.verdict(assumptions.budget)} |"
+        )
     missing = [e.notebook for e in estimates if e.smoke_seconds is None]
     odd = [e.notebook for e in estimates if not STEM_PATTERN.match(e.notebook)]
     lines += [""]
     if odd:
-        lines += [f"**{', '.join(odd)}: not a notebook stem.** Fit-log lines without a \"stem\" field are given the "
-                  f"log file's name; write one log per notebook (`COURSE_FIT_LOG=.../<stem>.jsonl`).", ""]
+        lines += [
+            f'**{", ".join(odd)}: not a notebook stem.** Fit-log lines without a "stem" field are given the '
+            f"log file's name; write one log per notebook (`COURSE_FIT_LOG=.../<stem>.jsonl`).",
+            "",
+        ]
     if missing:
         lines += [f"No smoke-run wall time for {', '.join(missing)}: their non-training time is not included.", ""]
     lines += ["## Method", ""] + method_text(assumptions, cpu_step, cpu_load) + [""]
     return "\n".join(lines)
 
 
-def to_json(estimates: list[NotebookEstimate], assumptions: Assumptions, cpu_step: float | None,
-            cpu_load: float | None = None) -> dict:
+def to_json(
+    estimates: list[NotebookEstimate], assumptions: Assumptions, cpu_step: float | None, cpu_load: float | None = None
+) -> dict:
     """The numbers behind the table, per notebook and per fit."""
     notebooks = []
     for est in estimates:
         low, high = est.seconds_range
-        notebooks.append({
-            "notebook": est.notebook, "fit_calls": len(est.fits), "cached": sum(f.call.cached for f in est.fits),
-            "requested_epochs": est.requested_epochs, "training_tflop": est.flop / 1e12,
-            "smoke_seconds": est.smoke_seconds, "non_training_seconds": est.non_training_seconds,
-            "t4_seconds_low": low, "t4_seconds_high": high, "under_10_min": est.verdict(assumptions.budget),
-            "fits": [dict(asdict(f.call), scaled=f.scaled, images_per_epoch=f.images_per_epoch,
-                          val_images_per_epoch=f.val_images_per_epoch, steps=f.steps, flop=f.flop,
-                          seconds_low=f.seconds_low, seconds_high=f.seconds_high) for f in est.fits],
-        })
-    return {"assumptions": asdict(assumptions), "cpu_step_seconds": cpu_step, "cpu_load_when_measured": cpu_load,
-            "cpu_rate_flops": None if cpu_step is None else cpu_rate(cpu_step), "notebooks": notebooks}
+        notebooks.append(
+            {
+                "notebook": est.notebook,
+                "fit_calls": len(est.fits),
+                "cached": sum(f.call.cached for f in est.fits),
+                "requested_epochs": est.requested_epochs,
+                "training_tflop": est.flop / 1e12,
+                "smoke_seconds": est.smoke_seconds,
+                "non_training_seconds": est.non_training_seconds,
+                "t4_seconds_low": low,
+                "t4_seconds_high": high,
+                "under_10_min": est.verdict(assumptions.budget),
+                "fits": [
+                    dict(
+                        asdict(f.call),
+                        scaled=f.scaled,
+                        images_per_epoch=f.images_per_epoch,
+                        val_images_per_epoch=f.val_images_per_epoch,
+                        steps=f.steps,
+                        flop=f.flop,
+                        seconds_low=f.seconds_low,
+                        seconds_high=f.seconds_high,
+                    )
+                    for f in est.fits
+                ],
+            }
+        )
+    return {
+        "assumptions": asdict(assumptions),
+        "cpu_step_seconds": cpu_step,
+        "cpu_load_when_measured": cpu_load,
+        "cpu_rate_flops": None if cpu_step is None else cpu_rate(cpu_step),
+        "notebooks": notebooks,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     """Read the logs, estimate, write fullsize_t4_estimate.md/.json; 0 when every notebook is under 10 min."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.fullsize_estimate",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.fullsize_estimate", description=__doc__.splitlines()[0])
     parser.add_argument("logs", nargs="+", type=Path, help="JSONL fit logs (COURSE_FIT_LOG files) of the smoke run")
     parser.add_argument("--execute-log", type=Path, help="saved output of `python -m autograder execute`")
-    parser.add_argument("--notebook-seconds", nargs="*", default=[], metavar="STEM=SECONDS",
-                        help="smoke-run wall time of a notebook (overrides --execute-log)")
-    parser.add_argument("--smoke-train-size", type=int, help="train size of the synthetic split (default: the "
-                                                             "largest train_size per notebook)")
+    parser.add_argument(
+        "--notebook-seconds",
+        nargs="*",
+        default=[],
+        metavar="STEM=SECONDS",
+        help="smoke-run wall time of a notebook (overrides --execute-log)",
+    )
+    parser.add_argument(
+        "--smoke-train-size",
+        type=int,
+        help="train size of the synthetic split (default: the largest train_size per notebook)",
+    )
     parser.add_argument("--cpu-step-seconds", type=float, help="measured CPU seconds per ResNet-20 training step")
     parser.add_argument("--measure-cpu", action="store_true", help="measure that step here (a few seconds)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (docs/benchmarks)")
@@ -376,9 +461,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fullsize_estimate: {err}", file=sys.stderr)
         return 2
     for stem in sorted({c.notebook for c in calls if not STEM_PATTERN.match(c.notebook)}):
-        print(f"fullsize_estimate: warning: fits attributed to {stem!r}, which is not a notebook stem (the lines "
-              f"have no 'stem' field, so the log file's name is used); write one COURSE_FIT_LOG file per notebook, "
-              f"named <stem>.jsonl.", file=sys.stderr)
+        print(
+            f"fullsize_estimate: warning: fits attributed to {stem!r}, which is not a notebook stem (the lines "
+            f"have no 'stem' field, so the log file's name is used); write one COURSE_FIT_LOG file per notebook, "
+            f"named <stem>.jsonl.",
+            file=sys.stderr,
+        )
     cpu_load = os.getloadavg()[0] if args.measure_cpu else None
     cpu_step = measure_cpu_step() if args.measure_cpu else args.cpu_step_seconds
     assumptions = Assumptions()

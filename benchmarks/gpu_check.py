@@ -26,6 +26,7 @@ What it does:
 
 Exit status: 0 when every verdict agrees, 1 when some disagree, 2 on a usage error.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,10 +51,10 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "docs" / "benchmarks"
 
-FULL_TRAIN_IMAGES = 45_000   # CIFAR-10 training split at the full size (50,000 minus 5,000 validation)
+FULL_TRAIN_IMAGES = 45_000  # CIFAR-10 training split at the full size (50,000 minus 5,000 validation)
 FULL_VAL_IMAGES = 5_000
 BATCH_SIZE = 128
-EVAL_BATCH_SIZE = 512        # cl.data.make_loaders' default for val/test
+EVAL_BATCH_SIZE = 512  # cl.data.make_loaders' default for val/test
 STEPS_PER_FULL_EPOCH = math.ceil(FULL_TRAIN_IMAGES / BATCH_SIZE)  # 352
 EXIT_WEIGHTS = (0.3, 0.3, 1.0)  # side exits 0.3, final exit 1.0, as in notebooks 02 and 03
 QUICK_MUTANTS_PER_STEM = 1
@@ -72,6 +73,7 @@ MODELS = ("resnet20", "early_exit_resnet20")
 
 # ---------------------------------------------------------------------------------------------
 # Machine
+
 
 def device_tag() -> str:
     """A file-name tag for this machine: the GPU's name (e.g. 'tesla-t4', 'nvidia-h200') or 'cpu-<n>core'."""
@@ -105,8 +107,10 @@ def machine_info() -> dict:
 @contextlib.contextmanager
 def quiet_course_env() -> Iterator[Path]:
     """No progress bars, no smoke-test cap, no fit log, and an empty private checkpoint cache (yielded)."""
-    saved = {name: os.environ.get(name) for name in ("TQDM_DISABLE", "COURSE_TRAIN_CAP", "COURSE_FIT_LOG",
-                                                      "COURSE_CACHE_DIR")}
+    saved = {
+        name: os.environ.get(name)
+        for name in ("TQDM_DISABLE", "COURSE_TRAIN_CAP", "COURSE_FIT_LOG", "COURSE_CACHE_DIR")
+    }
     with tempfile.TemporaryDirectory(prefix="gpu-check-cache-") as cache:
         os.environ["TQDM_DISABLE"] = "1"
         os.environ["COURSE_CACHE_DIR"] = cache
@@ -134,6 +138,7 @@ def _sync(device: torch.device) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # 1. Seconds per full-size epoch
+
 
 def build_model(kind: str) -> torch.nn.Module:
     """The full-size model `kind` ('resnet20' or 'early_exit_resnet20') for 3x32x32 inputs and 10 classes."""
@@ -164,8 +169,9 @@ def synthetic_loaders(n_train: int, n_val: int, seed: int = 0) -> dict:
         return torch.rand(n, 3, 32, 32, generator=gen), torch.randint(0, 10, (n,), generator=gen)
 
     (X_train, y_train), (X_val, y_val), (X_test, y_test) = images(n_train), images(n_val), images(1)
-    splits = cl.data.Splits("synthetic-3x32x32", X_train, y_train, X_val, y_val, X_test, y_test,
-                            tuple(str(c) for c in range(10)))
+    splits = cl.data.Splits(
+        "synthetic-3x32x32", X_train, y_train, X_val, y_val, X_test, y_test, tuple(str(c) for c in range(10))
+    )
     return cl.data.make_loaders(splits, batch_size=BATCH_SIZE, eval_batch_size=EVAL_BATCH_SIZE)
 
 
@@ -193,9 +199,18 @@ def _fit_once(kind: str, steps: int, amp: str | None, device: torch.device, seed
     extra: dict[str, Any] = {} if amp is None else {"amp": amp}
     loss_fn = early_exit_loss if kind == "early_exit_resnet20" else None
     _sync(device)
-    history = cl.training.fit(model, loaders["train"], num_epochs=1, lr=0.1, loss_fn=loss_fn,
-                              augment="shift_flip", device=device, desc=f"gpu-check {kind}", verbose=False,
-                              **extra)
+    history = cl.training.fit(
+        model,
+        loaders["train"],
+        num_epochs=1,
+        lr=0.1,
+        loss_fn=loss_fn,
+        augment="shift_flip",
+        device=device,
+        desc=f"gpu-check {kind}",
+        verbose=False,
+        **extra,
+    )
     _sync(device)
     return model, float(history[-1]["seconds"])
 
@@ -221,8 +236,7 @@ def forward_macs(kind: str) -> int:
     return cl.cost.module_macs(build_model(kind), torch.zeros(1, 3, 32, 32))
 
 
-def measure_training(quick: bool, device: torch.device | None = None,
-                     log: Callable[[str], None] = say) -> dict:
+def measure_training(quick: bool, device: torch.device | None = None, log: Callable[[str], None] = say) -> dict:
     """Time both models under every amp mode; rows with seconds per step and per full-size epoch."""
     import course_lib as cl
 
@@ -241,27 +255,42 @@ def measure_training(quick: bool, device: torch.device | None = None,
                 val_full = val_seconds * FULL_VAL_IMAGES / n_val
                 train_flop = 2 * 3 * macs * BATCH_SIZE * steps
                 row = {
-                    "model": kind, "amp": amp if amp is not None else "(fit has no amp keyword)",
-                    "device": str(device), "forward_macs_per_image": macs, "warmup_steps": warmup,
-                    "timed_steps": steps, "seconds_timed": round(seconds, 4), "seconds_per_step": round(per_step, 5),
-                    "train_seconds_per_full_epoch": round(epoch, 2), "val_images_timed": n_val,
+                    "model": kind,
+                    "amp": amp if amp is not None else "(fit has no amp keyword)",
+                    "device": str(device),
+                    "forward_macs_per_image": macs,
+                    "warmup_steps": warmup,
+                    "timed_steps": steps,
+                    "seconds_timed": round(seconds, 4),
+                    "seconds_per_step": round(per_step, 5),
+                    "train_seconds_per_full_epoch": round(epoch, 2),
+                    "val_images_timed": n_val,
                     "val_seconds_per_5000": round(val_full, 2),
                     "epoch_seconds_with_val": round(epoch + val_full, 2),
                     "effective_train_tflops": round(train_flop / seconds / 1e12, 3),
                 }
                 rows.append(row)
-                log(f"[gpu_check] {kind} amp={row['amp']}: {per_step * 1000:.1f} ms/step, "
-                    f"{epoch:.1f} s per 352-step epoch (+{val_full:.1f} s validation)")
+                log(
+                    f"[gpu_check] {kind} amp={row['amp']}: {per_step * 1000:.1f} ms/step, "
+                    f"{epoch:.1f} s per 352-step epoch (+{val_full:.1f} s validation)"
+                )
                 del model
                 if device.type == "cuda":
                     torch.cuda.empty_cache()
-    return {"device": str(device), "batch_size": BATCH_SIZE, "steps_per_full_epoch": STEPS_PER_FULL_EPOCH,
-            "full_train_images": FULL_TRAIN_IMAGES, "full_val_images": FULL_VAL_IMAGES,
-            "fit_has_amp": fit_has_amp(), "rows": rows}
+    return {
+        "device": str(device),
+        "batch_size": BATCH_SIZE,
+        "steps_per_full_epoch": STEPS_PER_FULL_EPOCH,
+        "full_train_images": FULL_TRAIN_IMAGES,
+        "full_val_images": FULL_VAL_IMAGES,
+        "fit_has_amp": fit_has_amp(),
+        "rows": rows,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
 # 2. Verdict parity
+
 
 @dataclass(frozen=True)
 class ParityCase:
@@ -331,8 +360,11 @@ def parity_cases(stems: list[str] | None = None, quick: bool = False) -> list[Pa
             targets = {t.grade_id for t in suite.tests if t.name in mutant.targets}
             if quick and (targets & skipped or len(chosen) >= QUICK_MUTANTS_PER_STEM):
                 continue
-            chosen.append(ParityCase(stem, f"mutant: {mutant.description}",
-                                     partial(_suite_states, stem, mutant.overrides, targets)))
+            chosen.append(
+                ParityCase(
+                    stem, f"mutant: {mutant.description}", partial(_suite_states, stem, mutant.overrides, targets)
+                )
+            )
         cases += chosen
     return cases
 
@@ -352,9 +384,13 @@ def forced_device(device: torch.device | str) -> Iterator[None]:
     def pinned(verbose: bool = True) -> torch.device:
         return device
 
-    holders = [m for name, m in list(sys.modules.items())
-               if m is not None and name.split(".")[0] in ("course_lib", "autograder", "benchmarks")
-               and getattr(m, "get_device", None) is original]
+    holders = [
+        m
+        for name, m in list(sys.modules.items())
+        if m is not None
+        and name.split(".")[0] in ("course_lib", "autograder", "benchmarks")
+        and getattr(m, "get_device", None) is original
+    ]
     real_is_available = torch.cuda.is_available
     for module in holders:
         module.get_device = pinned  # type: ignore[attr-defined]
@@ -368,8 +404,12 @@ def forced_device(device: torch.device | str) -> Iterator[None]:
             module.get_device = original  # type: ignore[attr-defined]
 
 
-def run_pass(cases: list[ParityCase], context: Callable[[], contextlib.AbstractContextManager],
-             log: Callable[[str], None] = say, label: str = "") -> tuple[dict[tuple[str, str], dict[str, str]], float]:
+def run_pass(
+    cases: list[ParityCase],
+    context: Callable[[], contextlib.AbstractContextManager],
+    log: Callable[[str], None] = say,
+    label: str = "",
+) -> tuple[dict[tuple[str, str], dict[str, str]], float]:
     """Run every case inside `context()` with a fresh checkpoint cache and seed 0; states per (stem, subject)."""
     states: dict[tuple[str, str], dict[str, str]] = {}
     start = time.perf_counter()
@@ -385,8 +425,9 @@ def run_pass(cases: list[ParityCase], context: Callable[[], contextlib.AbstractC
     return states, seconds
 
 
-def compare_passes(cases: list[ParityCase], device_states: dict, cpu_states: dict,
-                   device_label: str, cpu_label: str) -> ParityResult:
+def compare_passes(
+    cases: list[ParityCase], device_states: dict, cpu_states: dict, device_label: str, cpu_label: str
+) -> ParityResult:
     """Verdict per test in both passes; a disagreement is passed on one side and anything else on the other."""
     result = ParityResult(device_label, cpu_label)
     for case in cases:
@@ -399,14 +440,18 @@ def compare_passes(cases: list[ParityCase], device_states: dict, cpu_states: dic
                 result.disagreements.append(row)
             elif d != c:
                 result.state_only.append(row)
-        result.rows.append({"stem": case.stem, "subject": case.subject, "tests": len(set(dev) | set(cpu)),
-                            "device": dev, "cpu": cpu})
+        result.rows.append(
+            {"stem": case.stem, "subject": case.subject, "tests": len(set(dev) | set(cpu)), "device": dev, "cpu": cpu}
+        )
     return result
 
 
-def check_parity(cases: list[ParityCase],
-                 device_context: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
-                 device_label: str | None = None, log: Callable[[str], None] = say) -> ParityResult:
+def check_parity(
+    cases: list[ParityCase],
+    device_context: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+    device_label: str | None = None,
+    log: Callable[[str], None] = say,
+) -> ParityResult:
     """Run `cases` with the default device (or `device_context`) and forced to the CPU; compare the verdicts."""
     if device_label is None:
         device_label = "cuda" if torch.cuda.is_available() else "cpu (no CUDA on this machine)"
@@ -434,6 +479,7 @@ def parity_summary(result: ParityResult) -> list[dict]:
 # ---------------------------------------------------------------------------------------------
 # 3. Report
 
+
 def _md_table(rows: list[dict], columns: list[str]) -> list[str]:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(str(row.get(c, "")) for c in columns) + " |" for row in rows]
@@ -442,62 +488,100 @@ def _md_table(rows: list[dict], columns: list[str]) -> list[str]:
 
 def render_markdown(tag: str, info: dict, training: dict | None, parity: ParityResult, quick: bool) -> str:
     """The report: machine, what was measured and how, the epoch timings, the parity table and every disagreement."""
-    lines = [f"# GPU check: {tag}", "",
-             "Produced by `python -m benchmarks.gpu_check" + (" --quick`" if quick else "`")
-             + "; see docs/benchmarks.md, section \"GPU check\", for the method.", ""]
+    lines = [
+        f"# GPU check: {tag}",
+        "",
+        "Produced by `python -m benchmarks.gpu_check"
+        + (" --quick`" if quick else "`")
+        + '; see docs/benchmarks.md, section "GPU check", for the method.',
+        "",
+    ]
     lines += _md_table([info], ["date", "machine", "load_1min", "python", "torch", "torch_cuda", "cudnn", "device"])
     lines += ["", "(load_1min: the 1-minute load average at the start; CPU timings on a busy machine are slower.)", ""]
     lines += ["## Seconds per full-size training epoch", ""]
     if training is None:
         lines += ["Not measured in this run.", ""]
     else:
-        lines += [f"Batch {BATCH_SIZE}, synthetic 3x32x32 tensors through `cl.data.make_loaders` and "
-                  f"`cl.training.fit` (`shift_flip` augmentation, SGD, one-cycle LR) on `{training['device']}`; "
-                  f"one warm-up fit, then one timed epoch scaled to {STEPS_PER_FULL_EPOCH} steps "
-                  f"({FULL_TRAIN_IMAGES:,} images); the validation pass is `collect_logits` scaled to "
-                  f"{FULL_VAL_IMAGES:,} images. `fit` has an amp keyword: {training['fit_has_amp']}.", ""]
-        lines += _md_table(training["rows"], ["model", "amp", "forward_macs_per_image", "timed_steps",
-                                              "seconds_per_step", "train_seconds_per_full_epoch",
-                                              "val_seconds_per_5000", "epoch_seconds_with_val",
-                                              "effective_train_tflops"]) + [""]
+        lines += [
+            f"Batch {BATCH_SIZE}, synthetic 3x32x32 tensors through `cl.data.make_loaders` and "
+            f"`cl.training.fit` (`shift_flip` augmentation, SGD, one-cycle LR) on `{training['device']}`; "
+            f"one warm-up fit, then one timed epoch scaled to {STEPS_PER_FULL_EPOCH} steps "
+            f"({FULL_TRAIN_IMAGES:,} images); the validation pass is `collect_logits` scaled to "
+            f"{FULL_VAL_IMAGES:,} images. `fit` has an amp keyword: {training['fit_has_amp']}.",
+            "",
+        ]
+        lines += _md_table(
+            training["rows"],
+            [
+                "model",
+                "amp",
+                "forward_macs_per_image",
+                "timed_steps",
+                "seconds_per_step",
+                "train_seconds_per_full_epoch",
+                "val_seconds_per_5000",
+                "epoch_seconds_with_val",
+                "effective_train_tflops",
+            ],
+        ) + [""]
     lines += ["## Verdict parity of the hidden tests", ""]
     if not info["cuda_available"]:
-        lines += ["**No CUDA device on this machine: both passes ran on the CPU, so this compares the CPU with the "
-                  "CPU** (it checks that verdicts are reproducible and that the comparison runs, not CPU/GPU parity).",
-                  ""]
+        lines += [
+            "**No CUDA device on this machine: both passes ran on the CPU, so this compares the CPU with the "
+            "CPU** (it checks that verdicts are reproducible and that the comparison runs, not CPU/GPU parity).",
+            "",
+        ]
     skipped = ", ".join(f"{stem} {'/'.join(cells)}" for stem, cells in QUICK_SKIP_CELLS.items())
-    scope = (f"quick subset: every stem's reference suite and its first {QUICK_MUTANTS_PER_STEM} mutant(s), "
-             f"without the test cells {skipped}" if quick else "every stem's reference suite and every mutant")
-    lines += [f"Passes: `{parity.device_label}` ({parity.seconds.get('device', '?')} s) against "
-              f"`{parity.cpu_label}` ({parity.seconds.get('cpu', '?')} s); {scope}. A verdict is passed or not "
-              f"passed; mutants run the tests of their target cells.", ""]
-    lines += _md_table(parity_summary(parity), ["stem", "reference", "mutants", "test_runs", "agree", "disagree",
-                                                "state_only"]) + [""]
-    verdict = ("**All verdicts agree.**" if parity.agree
-               else f"**{len(parity.disagreements)} verdict(s) disagree:**")
+    scope = (
+        f"quick subset: every stem's reference suite and its first {QUICK_MUTANTS_PER_STEM} mutant(s), "
+        f"without the test cells {skipped}"
+        if quick
+        else "every stem's reference suite and every mutant"
+    )
+    lines += [
+        f"Passes: `{parity.device_label}` ({parity.seconds.get('device', '?')} s) against "
+        f"`{parity.cpu_label}` ({parity.seconds.get('cpu', '?')} s); {scope}. A verdict is passed or not "
+        f"passed; mutants run the tests of their target cells.",
+        "",
+    ]
+    lines += _md_table(
+        parity_summary(parity), ["stem", "reference", "mutants", "test_runs", "agree", "disagree", "state_only"]
+    ) + [""]
+    verdict = "**All verdicts agree.**" if parity.agree else f"**{len(parity.disagreements)} verdict(s) disagree:**"
     lines += [verdict, ""]
     if parity.disagreements:
-        lines += _md_table([asdict(d) for d in parity.disagreements],
-                           ["stem", "subject", "test", "device_state", "cpu_state"]) + [""]
+        lines += _md_table(
+            [asdict(d) for d in parity.disagreements], ["stem", "subject", "test", "device_state", "cpu_state"]
+        ) + [""]
     if parity.state_only:
         lines += ["Same verdict, different state (not a disagreement):", ""]
-        lines += _md_table([asdict(d) for d in parity.state_only],
-                           ["stem", "subject", "test", "device_state", "cpu_state"]) + [""]
+        lines += _md_table(
+            [asdict(d) for d in parity.state_only], ["stem", "subject", "test", "device_state", "cpu_state"]
+        ) + [""]
     return "\n".join(lines)
 
 
-def write_report(out_dir: Path, tag: str, info: dict, training: dict | None, parity: ParityResult,
-                 quick: bool) -> tuple[Path, Path]:
+def write_report(
+    out_dir: Path, tag: str, info: dict, training: dict | None, parity: ParityResult, quick: bool
+) -> tuple[Path, Path]:
     """Write gpu_check_<tag>.md and gpu_check_<tag>.json into out_dir; return both paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     md_path, json_path = out_dir / f"gpu_check_{tag}.md", out_dir / f"gpu_check_{tag}.json"
     md_path.write_text(render_markdown(tag, info, training, parity, quick) + "\n")
     payload = {
-        "info": info, "quick": quick, "training": training,
-        "parity": {"device_label": parity.device_label, "cpu_label": parity.cpu_label, "seconds": parity.seconds,
-                   "agree": parity.agree, "summary": parity_summary(parity),
-                   "disagreements": [asdict(d) for d in parity.disagreements],
-                   "state_only": [asdict(d) for d in parity.state_only], "cases": parity.rows},
+        "info": info,
+        "quick": quick,
+        "training": training,
+        "parity": {
+            "device_label": parity.device_label,
+            "cpu_label": parity.cpu_label,
+            "seconds": parity.seconds,
+            "agree": parity.agree,
+            "summary": parity_summary(parity),
+            "disagreements": [asdict(d) for d in parity.disagreements],
+            "state_only": [asdict(d) for d in parity.state_only],
+            "cases": parity.rows,
+        },
     }
     json_path.write_text(json.dumps(payload, indent=1, default=str) + "\n")
     return md_path, json_path
@@ -507,8 +591,11 @@ def main(argv: list[str] | None = None) -> int:
     """Measure, compare, write the report; return 0 when all verdicts agree, 1 otherwise."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.gpu_check", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="report folder (docs/benchmarks)")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"CI subset: references plus {QUICK_MUTANTS_PER_STEM} mutant(s) per stem, fewer steps")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"CI subset: references plus {QUICK_MUTANTS_PER_STEM} mutant(s) per stem, fewer steps",
+    )
     parser.add_argument("--skip-training", action="store_true", help="parity only, no epoch timing")
     args = parser.parse_args(argv)
     tag, info = device_tag(), machine_info()
@@ -516,8 +603,10 @@ def main(argv: list[str] | None = None) -> int:
     training = None if args.skip_training else measure_training(args.quick)
     parity = check_parity(parity_cases(quick=args.quick))
     md_path, json_path = write_report(args.out, tag, info, training, parity, args.quick)
-    say(f"[gpu_check] {'all verdicts agree' if parity.agree else f'{len(parity.disagreements)} disagree'}; "
-          f"report: {md_path}, {json_path}")
+    say(
+        f"[gpu_check] {'all verdicts agree' if parity.agree else f'{len(parity.disagreements)} disagree'}; "
+        f"report: {md_path}, {json_path}"
+    )
     return 0 if parity.agree else 1
 
 

@@ -7,6 +7,7 @@ samples are generated into a temporary folder. Each worker count grades every sa
 output folder (--force, no resume) and reports wall-clock seconds per graded notebook. On a shared
 machine the numbers are noisy: run it alone, and say how loaded the machine was.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,17 +50,21 @@ def measure(samples: Path, workers: int, test_timeout: float) -> dict:
     out = Path(tempfile.mkdtemp(prefix=f"grading-bench-w{workers}-"))
     options = GradeOptions(test_timeout=test_timeout, threads=max(1, (os.cpu_count() or 1) // workers))
     t0 = time.perf_counter()
-    records = grade(subs, out, options, workers=workers, release_dir=ROOT / "notebooks", force=True,
-                    progress=False)
+    records = grade(subs, out, options, workers=workers, release_dir=ROOT / "notebooks", force=True, progress=False)
     wall = time.perf_counter() - t0
     per_stem: dict[str, list[float]] = {}
     for r in records:
         per_stem.setdefault(r.stem or "?", []).append(r.duration_s)
-    return {"workers": workers, "submissions": len(records), "wall_s": round(wall, 2),
-            "s_per_submission": round(wall / max(1, len(records)), 2),
-            "mean_grade_s_by_stem": {k: round(sum(v) / len(v), 2) for k, v in per_stem.items()},
-            "points": {f"{r.get('student')}/{r.get('stem')}": f"{r.get('points'):g}/{r.get('max_points'):g}"
-                       for r in records}}
+    return {
+        "workers": workers,
+        "submissions": len(records),
+        "wall_s": round(wall, 2),
+        "s_per_submission": round(wall / max(1, len(records)), 2),
+        "mean_grade_s_by_stem": {k: round(sum(v) / len(v), 2) for k, v in per_stem.items()},
+        "points": {
+            f"{r.get('student')}/{r.get('stem')}": f"{r.get('points'):g}/{r.get('max_points'):g}" for r in records
+        },
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,17 +72,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("samples", nargs="?", help="folder of sample submissions (default: generate them)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--stems", nargs="+", help="stems to generate samples for (default: all)")
-    parser.add_argument("--test-timeout", type=float, default=20.0,
-                        help="per-test limit; the infinite-loop sample waits this long (default 20)")
-    parser.add_argument("--json", nargs="?", const="-", default=None, metavar="OUT",
-                        help="JSON instead of a markdown table: to stdout, or written to OUT")
+    parser.add_argument(
+        "--test-timeout",
+        type=float,
+        default=20.0,
+        help="per-test limit; the infinite-loop sample waits this long (default 20)",
+    )
+    parser.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        default=None,
+        metavar="OUT",
+        help="JSON instead of a markdown table: to stdout, or written to OUT",
+    )
     parser.add_argument("--students", nargs="+", help="only these sample students (default: all)")
     args = parser.parse_args(argv)
     samples = _samples(args.samples, args.stems, args.students)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rows = [measure(samples, w, args.test_timeout) for w in args.workers]
-    info = {"cpu_count": os.cpu_count(), "load_1min_before": round(load, 2), "python": platform.python_version(),
-            "samples": str(samples), "results": rows}
+    info = {
+        "cpu_count": os.cpu_count(),
+        "load_1min_before": round(load, 2),
+        "python": platform.python_version(),
+        "samples": str(samples),
+        "results": rows,
+    }
     for row in rows:  # one student's whole course = one notebook of each stem
         stems = len(row["mean_grade_s_by_stem"])
         row["full_submission_s_estimate"] = round(row["s_per_submission"] * stems, 1)
@@ -87,8 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     elif args.json:
         Path(args.json).write_text(json.dumps(info, indent=1))
         return 0
-    print(f"Grading throughput ({os.cpu_count()} CPU cores, 1-min load {load:.1f} before the run; noisy on a "
-          f"shared machine)\n")
+    print(
+        f"Grading throughput ({os.cpu_count()} CPU cores, 1-min load {load:.1f} before the run; noisy on a "
+        f"shared machine)\n"
+    )
     print("| workers | notebooks graded | wall (s) | s per submission | mean grading time per notebook (s) |")
     print("|---|---|---|---|---|")
     for r in rows:

@@ -3,6 +3,7 @@
 Usage: python -m benchmarks.notebook_time NOTEBOOK [--timeout 1200]
 Run in its own process so that RUSAGE_CHILDREN covers exactly this notebook's kernel.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,16 @@ def main() -> None:
         error = f"{type(err).__name__}: {str(err).strip().splitlines()[-1][:300] if str(err).strip() else ''}"
     seconds = time.perf_counter() - start
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    print(json.dumps({"notebook": path.stem, "seconds": round(seconds, 1), "peak_rss_mib": round(peak_kib / 1024, 1),
-                      "error": error}))
+    print(
+        json.dumps(
+            {
+                "notebook": path.stem,
+                "seconds": round(seconds, 1),
+                "peak_rss_mib": round(peak_kib / 1024, 1),
+                "error": error,
+            }
+        )
+    )
     sys.exit(1 if error else 0)
 
 

@@ -2,6 +2,7 @@
 
 Importing the package runs nothing: no downloads, no device probing, no prints.
 """
+
 from course_lib import checks, cost, data, env, models, plots, release_info, timing, training
 
 __version__ = release_info.VERSION

@@ -3,6 +3,7 @@
 They raise AssertionError with a message that says what differs, and on success print that the
 public checks passed; the hidden tests that decide the grade run only at grading time.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -12,8 +13,17 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["check_type", "check_shape", "check_dtype", "check_close", "check_true", "state_snapshot",
-           "changed_tensors", "passed", "not_implemented"]
+__all__ = [
+    "check_type",
+    "check_shape",
+    "check_dtype",
+    "check_close",
+    "check_true",
+    "state_snapshot",
+    "changed_tensors",
+    "passed",
+    "not_implemented",
+]
 
 
 def _as_array(x: Any) -> np.ndarray:
@@ -63,8 +73,10 @@ def check_close(actual: Any, expected: Any, name: str = "value", atol: float = 1
         raise AssertionError(f"{name} should have shape {e.shape}, got {a.shape}.")
     diff = float(np.max(np.abs(a - e))) if a.size else 0.0
     if not np.allclose(a, e, atol=atol, rtol=rtol, equal_nan=False):
-        raise AssertionError(f"{name} differs from the expected value: max abs difference {diff:.3g} "
-                             f"(tolerance atol={atol:g}, rtol={rtol:g}).")
+        raise AssertionError(
+            f"{name} differs from the expected value: max abs difference {diff:.3g} "
+            f"(tolerance atol={atol:g}, rtol={rtol:g})."
+        )
     print(f"  {name}: max abs difference {diff:.2g}")
 
 
@@ -99,8 +111,13 @@ def changed_tensors(before: Mapping[str, torch.Tensor], module: nn.Module) -> li
         raise TypeError(f"changed_tensors needs a torch.nn.Module to compare, got {type(module).__name__}.")
     after = state_snapshot(module)
     names = list(after) + [name for name in before if name not in after]
-    return [name for name in names if name not in before or name not in after
-            or not torch.equal(torch.as_tensor(before[name]).detach().cpu(), after[name])]
+    return [
+        name
+        for name in names
+        if name not in before
+        or name not in after
+        or not torch.equal(torch.as_tensor(before[name]).detach().cpu(), after[name])
+    ]
 
 
 def passed(exercise: str) -> None:

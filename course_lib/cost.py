@@ -9,6 +9,7 @@ Nothing here answers a graded exercise: `exit_costs` measures course_lib's own `
 notebook 02's `per_exit_costs` works for any network with `.stem`, `.stages` and `.exits`, and notebook 03's
 `expected_cost` (the mean cost over each sample's exit) is not in the library at all.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -28,10 +29,22 @@ __all__ = [
 ]
 
 # Operators whose MACs count under the course convention (conv and linear type ops).
-COUNTED_OPS = frozenset({
-    "aten::_convolution", "aten::convolution", "aten::conv1d", "aten::conv2d", "aten::conv3d",
-    "aten::linear", "aten::addmm", "aten::mm", "aten::matmul", "aten::bmm", "aten::baddbmm", "aten::addmv",
-})
+COUNTED_OPS = frozenset(
+    {
+        "aten::_convolution",
+        "aten::convolution",
+        "aten::conv1d",
+        "aten::conv2d",
+        "aten::conv3d",
+        "aten::linear",
+        "aten::addmm",
+        "aten::mm",
+        "aten::matmul",
+        "aten::bmm",
+        "aten::baddbmm",
+        "aten::addmv",
+    }
+)
 
 
 def module_macs(module: nn.Module, *inputs: torch.Tensor) -> int:
@@ -86,9 +99,11 @@ def exit_costs(model: EarlyExitResNet, input_shape: Sequence[int]) -> list[int]:
     is the general version, for any network with `.stem`, `.stages` and `.exits`.
     """
     if not isinstance(model, EarlyExitResNet):
-        raise TypeError(f"exit_costs measures course_lib.models.EarlyExitResNet only, got {type(model).__name__}. "
-                        f"For another early-exit network, add up cl.cost.module_macs of its stem, stages and heads "
-                        f"(notebook 02's per_exit_costs).")
+        raise TypeError(
+            f"exit_costs measures course_lib.models.EarlyExitResNet only, got {type(model).__name__}. "
+            f"For another early-exit network, add up cl.cost.module_macs of its stem, stages and heads "
+            f"(notebook 02's per_exit_costs)."
+        )
     x = _example(model, input_shape)
     return [module_macs(_ExitPath(model, k), x) for k in range(len(model.exits))]
 

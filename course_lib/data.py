@@ -1,4 +1,5 @@
 """Datasets: the embedded MNIST subset (offline default) and torchvision datasets, with fixed splits."""
+
 from __future__ import annotations
 
 import os
@@ -35,8 +36,12 @@ SPLIT_SEED = 2024
 SKIP_CHECKSUM_ENV_VAR = "COURSE_SKIP_CHECKSUM"
 _TRUE, _FALSE = ("1", "true", "yes"), ("", "0", "false", "no")
 # The raw idx files torchvision's MNIST and FashionMNIST read, with their number of dimensions.
-_IDX_FILES = {"train-images-idx3-ubyte": 3, "train-labels-idx1-ubyte": 1,
-              "t10k-images-idx3-ubyte": 3, "t10k-labels-idx1-ubyte": 1}
+_IDX_FILES = {
+    "train-images-idx3-ubyte": 3,
+    "train-labels-idx1-ubyte": 1,
+    "t10k-images-idx3-ubyte": 3,
+    "t10k-labels-idx1-ubyte": 1,
+}
 
 
 class DatasetUnavailableError(RuntimeError):
@@ -72,8 +77,10 @@ class Splits:
         return len(self.classes)
 
     def summary(self) -> str:
-        return (f"{self.name}: train {len(self.y_train)}, val {len(self.y_val)}, test {len(self.y_test)}, "
-                f"image shape {self.input_shape}, {self.num_classes} classes")
+        return (
+            f"{self.name}: train {len(self.y_train)}, val {len(self.y_val)}, test {len(self.y_test)}, "
+            f"image shape {self.input_shape}, {self.num_classes} classes"
+        )
 
 
 def data_root() -> Path:
@@ -103,7 +110,8 @@ def _embedded_path() -> Path:
     if not path.exists():
         raise DatasetUnavailableError(
             f"The embedded dataset file {EMBEDDED_FILE} is missing from this install. Reinstall the "
-            f"course package (pip install -e . from the repository root).")
+            f"course package (pip install -e . from the repository root)."
+        )
     return path
 
 
@@ -126,8 +134,8 @@ def _stratified_split(y: np.ndarray, sizes: tuple[int, int, int], seed: int) -> 
         share = [s // len(classes) for s in sizes]
         bounds = np.cumsum(share)
         parts[0].append(idx[: bounds[0]])
-        parts[1].append(idx[bounds[0]: bounds[1]])
-        parts[2].append(idx[bounds[1]: bounds[2]])
+        parts[1].append(idx[bounds[0] : bounds[1]])
+        parts[2].append(idx[bounds[1] : bounds[2]])
     return tuple(np.sort(np.concatenate(p)) for p in parts)
 
 
@@ -144,8 +152,7 @@ def _load_embedded() -> Splits:
     images, labels = load_embedded_arrays()
     train, val, test = _stratified_split(labels, EMBEDDED_SPLIT, SPLIT_SEED)
     X, y = _to_tensor(images), torch.from_numpy(labels.astype(np.int64))
-    return Splits("embedded", X[train], y[train], X[val], y[val], X[test], y[test],
-                  tuple(str(i) for i in range(10)))
+    return Splits("embedded", X[train], y[train], X[val], y[val], X[test], y[test], tuple(str(i) for i in range(10)))
 
 
 def skip_checksum() -> bool:
@@ -155,8 +162,10 @@ def skip_checksum() -> bool:
     """
     raw = os.environ.get(SKIP_CHECKSUM_ENV_VAR, "").strip().lower()
     if raw not in _TRUE + _FALSE:
-        raise ValueError(f"{SKIP_CHECKSUM_ENV_VAR}={raw!r} is not understood; set it to 1 to load present "
-                         f"dataset files without torchvision's checksum, or unset it.")
+        raise ValueError(
+            f"{SKIP_CHECKSUM_ENV_VAR}={raw!r} is not understood; set it to 1 to load present "
+            f"dataset files without torchvision's checksum, or unset it."
+        )
     return raw in _TRUE
 
 
@@ -172,7 +181,8 @@ def _corrupt_error(name: str, folder: Path, bad: list[str], reason: str, advice:
     return DatasetUnavailableError(
         f"The {name!r} files in {folder} are present but {reason}: {', '.join(bad)}. Delete them (or the whole "
         f"folder) to re-download them (needs internet once){advice}. Offline, use the embedded default: "
-        f"load_dataset('embedded'), or set COURSE_SIZE=small.")
+        f"load_dataset('embedded'), or set COURSE_SIZE=small."
+    )
 
 
 def _check_cifar_files(cls: Any, root: Path) -> bool:
@@ -187,9 +197,14 @@ def _check_cifar_files(cls: Any, root: Path) -> bool:
     present = [(file, md5) for file, md5 in expected if (folder / file).exists()]
     bad = [file for file, md5 in present if not check_integrity(str(folder / file), md5)]
     if bad:
-        raise _corrupt_error("cifar10", folder, bad, "fail torchvision's md5 checksum",
-                             f", or, for synthetic or re-packed files made on purpose, set "
-                             f"{SKIP_CHECKSUM_ENV_VAR}=1 to load them without the checksum")
+        raise _corrupt_error(
+            "cifar10",
+            folder,
+            bad,
+            "fail torchvision's md5 checksum",
+            f", or, for synthetic or re-packed files made on purpose, set "
+            f"{SKIP_CHECKSUM_ENV_VAR}=1 to load them without the checksum",
+        )
     return len(present) == len(expected)
 
 
@@ -208,8 +223,11 @@ def _idx_problem(path: Path, ndim: int) -> str | None:
 
 def _check_idx_files(name: str, folder: Path) -> None:
     """Raise if (Fashion-)MNIST raw files are present but are not valid idx files (missing ones are left to it)."""
-    bad = [f"{file} ({problem})" for file, ndim in _IDX_FILES.items()
-           if (folder / file).exists() and (problem := _idx_problem(folder / file, ndim))]
+    bad = [
+        f"{file} ({problem})"
+        for file, ndim in _IDX_FILES.items()
+        if (folder / file).exists() and (problem := _idx_problem(folder / file, ndim))
+    ]
     if bad:
         raise _corrupt_error(name, folder, bad, "are not valid idx files", "")
 
@@ -239,7 +257,8 @@ def _load_torchvision(name: str, download: bool) -> Splits:
     except Exception as err:  # torchvision missing or built for another torch
         raise DatasetUnavailableError(
             f"Loading {name!r} needs torchvision, which failed to import ({err}). Use the embedded "
-            f"default: load_dataset('embedded').") from err
+            f"default: load_dataset('embedded')."
+        ) from err
     cls = {"mnist": tvd.MNIST, "fashion_mnist": tvd.FashionMNIST, "cifar10": tvd.CIFAR10}[name]
     root = data_root() / "downloads"
     # Check present files first, so a corrupt copy gets its own message at once rather than a download attempt.
@@ -257,7 +276,8 @@ def _load_torchvision(name: str, download: bool) -> Splits:
         raise DatasetUnavailableError(
             f"Could not load {name!r} from {root} ({type(err).__name__}: {err}). It needs a one-time "
             f"download (internet access) into that folder. Offline, use the embedded default: "
-            f"load_dataset('embedded'), or set COURSE_SIZE=small.") from err
+            f"load_dataset('embedded'), or set COURSE_SIZE=small."
+        ) from err
     X_all = _to_tensor(np.asarray(train_set.data))
     y_all = torch.as_tensor(np.asarray(train_set.targets), dtype=torch.int64)
     perm = torch.from_numpy(np.random.default_rng(SPLIT_SEED).permutation(len(y_all)))
@@ -265,8 +285,16 @@ def _load_torchvision(name: str, download: bool) -> Splits:
     val_idx, train_idx = perm[:num_val].sort().values, perm[num_val:].sort().values
     X_test = _to_tensor(np.asarray(test_set.data))
     y_test = torch.as_tensor(np.asarray(test_set.targets), dtype=torch.int64)
-    return Splits(name, X_all[train_idx], y_all[train_idx], X_all[val_idx], y_all[val_idx], X_test, y_test,
-                  tuple(str(c) for c in train_set.classes))
+    return Splits(
+        name,
+        X_all[train_idx],
+        y_all[train_idx],
+        X_all[val_idx],
+        y_all[val_idx],
+        X_test,
+        y_test,
+        tuple(str(c) for c in train_set.classes),
+    )
 
 
 def load_dataset(name: str = "embedded", download: bool = True) -> Splits:
@@ -281,16 +309,18 @@ def load_dataset(name: str = "embedded", download: bool = True) -> Splits:
     return _load_torchvision(name, download)
 
 
-def make_loaders(splits: Splits, batch_size: int = 128, eval_batch_size: int = 512,
-                 seed: int = 0) -> dict[str, DataLoader]:
+def make_loaders(
+    splits: Splits, batch_size: int = 128, eval_batch_size: int = 512, seed: int = 0
+) -> dict[str, DataLoader]:
     """DataLoaders for the three splits: shuffled (seeded) for train, ordered for val and test.
 
     Introduced in 00_orientation.
     """
     generator = torch.Generator().manual_seed(seed)
     return {
-        "train": DataLoader(TensorDataset(splits.X_train, splits.y_train), batch_size=batch_size,
-                            shuffle=True, generator=generator),
+        "train": DataLoader(
+            TensorDataset(splits.X_train, splits.y_train), batch_size=batch_size, shuffle=True, generator=generator
+        ),
         "val": DataLoader(TensorDataset(splits.X_val, splits.y_val), batch_size=eval_batch_size),
         "test": DataLoader(TensorDataset(splits.X_test, splits.y_test), batch_size=eval_batch_size),
     }

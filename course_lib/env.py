@@ -1,4 +1,5 @@
 """Device, seeds, the run-size switch and the notebook setup banner."""
+
 from __future__ import annotations
 
 import os
@@ -44,8 +45,7 @@ class CourseSetupError(RuntimeError):
     """
 
     def _render_traceback_(self) -> list[str]:
-        return [f"{type(self).__name__}: {line}" if i == 0 else line
-                for i, line in enumerate(str(self).splitlines())]
+        return [f"{type(self).__name__}: {line}" if i == 0 else line for i, line in enumerate(str(self).splitlines())]
 
 
 class VersionMismatchError(CourseSetupError):
@@ -97,8 +97,10 @@ def run_size() -> str:
     """
     size = os.environ.get(SIZE_ENV_VAR, "small").strip().lower() or "small"
     if size not in _SIZES:
-        raise ValueError(f"{SIZE_ENV_VAR}={size!r} is not a run size; use one of {_SIZES} "
-                         f"(small: embedded data on a CPU, full: torchvision data on a GPU).")
+        raise ValueError(
+            f"{SIZE_ENV_VAR}={size!r} is not a run size; use one of {_SIZES} "
+            f"(small: embedded data on a CPU, full: torchvision data on a GPU)."
+        )
     return size
 
 
@@ -133,8 +135,10 @@ def train_cap() -> TrainCap | None:
     except ValueError:
         epochs = steps = -1
     if len(parts) > 2 or epochs < 1 or steps < 0 or (len(parts) == 2 and steps < 1):
-        raise ValueError(f"{TRAIN_CAP_ENV_VAR}={raw!r} is not a cap; use 'EPOCHS:STEPS' with positive integers "
-                         f"(e.g. '1:3': one epoch of at most three steps per fit call), or unset it.")
+        raise ValueError(
+            f"{TRAIN_CAP_ENV_VAR}={raw!r} is not a cap; use 'EPOCHS:STEPS' with positive integers "
+            f"(e.g. '1:3': one epoch of at most three steps per fit call), or unset it."
+        )
     return TrainCap(epochs=epochs, steps=steps or 10**9)
 
 
@@ -204,7 +208,8 @@ def setup_notebook(stem: str, expected_version: str | None = None, source: str |
         raise VersionMismatchError(
             f"this notebook was written for course_lib {expected_version}, but {course_lib.__version__} is "
             f"installed.\nReinstall it: run this in a new cell, then restart the runtime (Colab: Runtime > Restart session) and "
-            f"run the setup cell again:\n    {install_command(source)}")
+            f"run the setup cell again:\n    {install_command(source)}"
+        )
     import matplotlib
     import sklearn
 
@@ -218,11 +223,15 @@ def setup_notebook(stem: str, expected_version: str | None = None, source: str |
     }
     device = get_device(verbose=False)
     size = run_size()
-    print(f"[{stem}] run size: {size} (for the full size on a GPU runtime, run `%env {SIZE_ENV_VAR}=full` in a "
-          f"cell above the setup cell)")
+    print(
+        f"[{stem}] run size: {size} (for the full size on a GPU runtime, run `%env {SIZE_ENV_VAR}=full` in a "
+        f"cell above the setup cell)"
+    )
     print(f"[{stem}] device: {device}" + (f" ({torch.cuda.get_device_name(0)})" if device.type == "cuda" else ""))
     print(f"[{stem}] versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
     if size == "full" and device.type == "cpu":
-        print(f"[{stem}] WARNING: {SIZE_ENV_VAR}=full on a CPU means hours of training. Use a GPU runtime (Colab: "
-              f"Runtime > Change runtime type > T4 GPU), or unset {SIZE_ENV_VAR} for the small size.")
+        print(
+            f"[{stem}] WARNING: {SIZE_ENV_VAR}=full on a CPU means hours of training. Use a GPU runtime (Colab: "
+            f"Runtime > Change runtime type > T4 GPU), or unset {SIZE_ENV_VAR} for the small size."
+        )
     return NotebookInfo(stem=stem, size=size, device=device, versions=versions)

@@ -3,6 +3,7 @@
 `EarlyExitResNet` is the model of notebooks 03 and 05; its exit heads are fixed (`PoolLinearHead`), so it is not
 notebook 02's `BranchyResNet`, which students build themselves around their own `ExitHead`.
 """
+
 from __future__ import annotations
 
 from typing import cast
@@ -29,8 +30,10 @@ def check_input(x: torch.Tensor, in_channels: int, name: str = "model") -> None:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} expects a torch.Tensor, got {type(x).__name__}.")
     if x.ndim != 4 or x.shape[1] != in_channels:
-        raise ValueError(f"{name} expects a batch of shape (N, {in_channels}, H, W), got {tuple(x.shape)}. "
-                         f"A single image needs a batch axis: x.unsqueeze(0).")
+        raise ValueError(
+            f"{name} expects a batch of shape (N, {in_channels}, H, W), got {tuple(x.shape)}. "
+            f"A single image needs a batch axis: x.unsqueeze(0)."
+        )
     if not torch.is_floating_point(x):
         raise TypeError(f"{name} expects float images, got dtype {x.dtype}; divide uint8 images by 255.")
 
@@ -52,7 +55,8 @@ class BasicBlock(nn.Module):
         )
         if stride != 1 or in_channels != out_channels:
             self.shortcut: nn.Module = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False), nn.BatchNorm2d(out_channels))
+                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False), nn.BatchNorm2d(out_channels)
+            )
         else:
             self.shortcut = nn.Identity()
         self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
@@ -84,22 +88,32 @@ class ResNet(nn.Module):
     Introduced in 00_orientation.
     """
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 1, base_width: int = 16,
-                 blocks_per_stage: tuple[int, ...] = (1, 1, 1), stage_strides: tuple[int, ...] = (2, 2, 2),
-                 stem_stride: int = 1) -> None:
+    def __init__(
+        self,
+        num_classes: int = 10,
+        in_channels: int = 1,
+        base_width: int = 16,
+        blocks_per_stage: tuple[int, ...] = (1, 1, 1),
+        stage_strides: tuple[int, ...] = (2, 2, 2),
+        stem_stride: int = 1,
+    ) -> None:
         super().__init__()
         if len(blocks_per_stage) != len(stage_strides):
             raise ValueError("blocks_per_stage and stage_strides need one entry per stage.")
         if stem_stride not in (1, 2):
             raise ValueError(f"stem_stride must be 1 or 2, got {stem_stride!r}.")
         self.in_channels, self.num_classes = in_channels, num_classes
-        self.widths = tuple(base_width * 2 ** s for s in range(len(blocks_per_stage)))
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, base_width, 3, stem_stride, 1, bias=False),
-                                  nn.BatchNorm2d(base_width), nn.ReLU(inplace=True))
+        self.widths = tuple(base_width * 2**s for s in range(len(blocks_per_stage)))
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, base_width, 3, stem_stride, 1, bias=False),
+            nn.BatchNorm2d(base_width),
+            nn.ReLU(inplace=True),
+        )
         stages, channels = [], base_width
         for width, num_blocks, stride in zip(self.widths, blocks_per_stage, stage_strides, strict=True):
-            blocks = [BasicBlock(channels if b == 0 else width, width, stride if b == 0 else 1)
-                      for b in range(num_blocks)]
+            blocks = [
+                BasicBlock(channels if b == 0 else width, width, stride if b == 0 else 1) for b in range(num_blocks)
+            ]
             stages.append(nn.Sequential(*blocks))
             channels = width
         self.stages = nn.ModuleList(stages)
@@ -146,9 +160,15 @@ class EarlyExitResNet(nn.Module):
     Introduced in 02_branchynet, for the later notebooks: notebook 02 has you build its own `BranchyResNet`.
     """
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 1, base_width: int = 16,
-                 blocks_per_stage: tuple[int, ...] = (1, 1, 1), stage_strides: tuple[int, ...] = (2, 2, 2),
-                 stem_stride: int = 1) -> None:
+    def __init__(
+        self,
+        num_classes: int = 10,
+        in_channels: int = 1,
+        base_width: int = 16,
+        blocks_per_stage: tuple[int, ...] = (1, 1, 1),
+        stage_strides: tuple[int, ...] = (2, 2, 2),
+        stem_stride: int = 1,
+    ) -> None:
         super().__init__()
         backbone = ResNet(num_classes, in_channels, base_width, blocks_per_stage, stage_strides, stem_stride)
         self.in_channels, self.num_classes, self.widths = in_channels, num_classes, backbone.widths

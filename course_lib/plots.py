@@ -1,4 +1,5 @@
 """Plots used across notebooks; each returns its matplotlib Axes so notebooks can adjust them."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -25,8 +26,9 @@ def _axes(ax: Axes | None, figsize: tuple[float, float] = (5.5, 3.5)) -> Axes:
     return ax
 
 
-def training_curves(history: Sequence[dict], key: str = "val_acc", ax: Axes | None = None,
-                    labels: Sequence[str] | None = None) -> Axes:
+def training_curves(
+    history: Sequence[dict], key: str = "val_acc", ax: Axes | None = None, labels: Sequence[str] | None = None
+) -> Axes:
     """Per-exit accuracy (or loss) against epoch from `course_lib.training.fit`'s history.
 
     Introduced in 00_orientation.
@@ -46,8 +48,9 @@ def training_curves(history: Sequence[dict], key: str = "val_acc", ax: Axes | No
     return ax
 
 
-def exit_bars(accuracies: Sequence[float], costs: Sequence[float], ax: Axes | None = None,
-              labels: Sequence[str] | None = None) -> Axes:
+def exit_bars(
+    accuracies: Sequence[float], costs: Sequence[float], ax: Axes | None = None, labels: Sequence[str] | None = None
+) -> Axes:
     """Bars of accuracy per exit with each exit's cumulative MACs on a second axis.
 
     Introduced in 02_branchynet.
@@ -64,9 +67,14 @@ def exit_bars(accuracies: Sequence[float], costs: Sequence[float], ax: Axes | No
     return ax
 
 
-def pareto_curve(costs: Sequence[float], accuracies: Sequence[float], ax: Axes | None = None,
-                 label: str | None = None, chosen: tuple[float, float] | None = None,
-                 reference: tuple[float, float] | None = None) -> Axes:
+def pareto_curve(
+    costs: Sequence[float],
+    accuracies: Sequence[float],
+    ax: Axes | None = None,
+    label: str | None = None,
+    chosen: tuple[float, float] | None = None,
+    reference: tuple[float, float] | None = None,
+) -> Axes:
     """Accuracy against mean MACs per sample, with an optional chosen point and full-network reference.
 
     Introduced in 03_early_exit.
@@ -75,11 +83,13 @@ def pareto_curve(costs: Sequence[float], accuracies: Sequence[float], ax: Axes |
     order = np.argsort(costs)
     ax.plot(np.asarray(costs)[order] / 1e6, 100 * np.asarray(accuracies)[order], marker=".", label=label)
     if chosen is not None:
-        ax.scatter([chosen[0] / 1e6], [100 * chosen[1]], s=120, marker="*", color="red", zorder=5,
-                   label="chosen threshold")
+        ax.scatter(
+            [chosen[0] / 1e6], [100 * chosen[1]], s=120, marker="*", color="red", zorder=5, label="chosen threshold"
+        )
     if reference is not None:
-        ax.scatter([reference[0] / 1e6], [100 * reference[1]], s=60, marker="s", color="black", zorder=5,
-                   label="full network")
+        ax.scatter(
+            [reference[0] / 1e6], [100 * reference[1]], s=60, marker="s", color="black", zorder=5, label="full network"
+        )
     ax.set_xlabel("mean MACs per sample (M)")
     ax.set_ylabel("accuracy (%)")
     ax.grid(alpha=0.3)
@@ -115,8 +125,9 @@ def depth_histogram(depths: Sequence[int] | np.ndarray, num_layers: int, ax: Axe
     return ax
 
 
-def image_grid(images: torch.Tensor | np.ndarray, titles: Sequence[str] | None = None, ncols: int = 10,
-               cell: float = 1.2) -> np.ndarray:
+def image_grid(
+    images: torch.Tensor | np.ndarray, titles: Sequence[str] | None = None, ncols: int = 10, cell: float = 1.2
+) -> np.ndarray:
     """Show images (N, C, H, W) or (N, H, W) in a grid; returns the array of Axes.
 
     Introduced in 00_orientation.
@@ -139,8 +150,16 @@ def image_grid(images: torch.Tensor | np.ndarray, titles: Sequence[str] | None =
     return axes
 
 
-def heatmap(values: np.ndarray, row_labels: Sequence[str], col_labels: Sequence[str], ax: Axes | None = None,
-            cbar_label: str = "", fmt: str = "{:.2f}", vmin: float | None = 0.0, vmax: float | None = 1.0) -> Axes:
+def heatmap(
+    values: np.ndarray,
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    ax: Axes | None = None,
+    cbar_label: str = "",
+    fmt: str = "{:.2f}",
+    vmin: float | None = 0.0,
+    vmax: float | None = 1.0,
+) -> Axes:
     """Annotated heatmap, e.g. gate execution rate per class (rows) and block (columns).
 
     Introduced in 04_layer_skipping.
@@ -152,7 +171,14 @@ def heatmap(values: np.ndarray, row_labels: Sequence[str], col_labels: Sequence[
     ax.set_yticks(np.arange(len(row_labels)), row_labels)
     if values.size <= 400:
         for (r, c), v in np.ndenumerate(values):
-            ax.text(c, r, fmt.format(v), ha="center", va="center", fontsize=7,
-                    color="white" if v < (vmax or 1) * 0.6 else "black")
+            ax.text(
+                c,
+                r,
+                fmt.format(v),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if v < (vmax or 1) * 0.6 else "black",
+            )
     ax.figure.colorbar(image, ax=ax, label=cbar_label)
     return ax

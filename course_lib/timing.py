@@ -1,4 +1,5 @@
 """Wall-clock timing for speed comparisons: medians after a warm-up, contenders timed alternately."""
+
 from __future__ import annotations
 
 import statistics
@@ -10,8 +11,9 @@ import torch
 __all__ = ["median_times", "device_sync", "describe_device"]
 
 
-def median_times(candidates: dict[str, Callable[[], object]], repeats: int = 7,
-                 sync: Callable[[], object] | None = None) -> dict[str, float]:
+def median_times(
+    candidates: dict[str, Callable[[], object]], repeats: int = 7, sync: Callable[[], object] | None = None
+) -> dict[str, float]:
     """Median wall-clock seconds of each candidate.
 
     Every candidate runs once as a warm-up; then `repeats` rounds run each candidate once, in turn, so
@@ -58,16 +60,21 @@ def device_sync(device: torch.device | str | None) -> Callable[[], None]:
     """
     dev = _as_device(device)
     if dev.type == "cuda":
+
         def cuda_sync() -> None:
             torch.cuda.synchronize(dev)
+
         return cuda_sync
     if dev.type == "mps":
+
         def mps_sync() -> None:
             torch.mps.synchronize()
+
         return mps_sync
 
     def no_sync() -> None:
         return None
+
     return no_sync
 
 

@@ -1,4 +1,5 @@
 """Training loop with progress bars, per-epoch summaries, AMP on CUDA and a checkpoint cache."""
+
 from __future__ import annotations
 
 import hashlib
@@ -60,8 +61,7 @@ def config_key(config: dict, model: nn.Module) -> str:
     Introduced in 00_orientation.
     """
     shapes = {name: list(p.shape) for name, p in model.state_dict().items()}
-    blob = json.dumps({"config": config, "model": type(model).__name__, "shapes": shapes},
-                      sort_keys=True, default=str)
+    blob = json.dumps({"config": config, "model": type(model).__name__, "shapes": shapes}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -79,8 +79,9 @@ def output_logits(output: Any) -> list[torch.Tensor]:
     raise TypeError(f"cannot find logits in a model output of type {type(output).__name__}.")
 
 
-def random_shift(X: torch.Tensor, max_shift: int = 2, flip: bool = False,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+def random_shift(
+    X: torch.Tensor, max_shift: int = 2, flip: bool = False, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Shift every image by its own random offset of up to max_shift pixels (zero padding); optional h-flip.
 
     Introduced in 00_orientation.
@@ -88,8 +89,11 @@ def random_shift(X: torch.Tensor, max_shift: int = 2, flip: bool = False,
     n, _, height, width = X.shape
     padded = F.pad(X, (max_shift,) * 4)
     # Without a generator, draw on X's device: no host-to-device copy (and no sync) per batch on a GPU.
-    offsets = (torch.randint(0, 2 * max_shift + 1, (2, n), device=X.device) if generator is None
-               else torch.randint(0, 2 * max_shift + 1, (2, n), generator=generator).to(X.device))
+    offsets = (
+        torch.randint(0, 2 * max_shift + 1, (2, n), device=X.device)
+        if generator is None
+        else torch.randint(0, 2 * max_shift + 1, (2, n), generator=generator).to(X.device)
+    )
     rows = offsets[0][:, None] + torch.arange(height, device=X.device)
     cols = offsets[1][:, None] + torch.arange(width, device=X.device)
     out = padded[torch.arange(n, device=X.device)[:, None, None], :, rows[:, :, None], cols[:, None, :]]
@@ -97,15 +101,17 @@ def random_shift(X: torch.Tensor, max_shift: int = 2, flip: bool = False,
     # strides through .contiguous(), which crashed CPU conv backward in torch 2.15.
     out = torch.empty(X.shape, dtype=X.dtype, device=X.device).copy_(out.permute(0, 3, 1, 2))
     if flip:
-        mask = (torch.rand(n, device=X.device) if generator is None
-                else torch.rand(n, generator=generator).to(X.device)) < 0.5
+        mask = (
+            torch.rand(n, device=X.device) if generator is None else torch.rand(n, generator=generator).to(X.device)
+        ) < 0.5
         out = torch.where(mask[:, None, None, None], out.flip(-1), out)
     return out
 
 
 @torch.no_grad()
-def collect_logits(model: nn.Module, loader: DataLoader, device: torch.device | str | None = None
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
+def collect_logits(
+    model: nn.Module, loader: DataLoader, device: torch.device | str | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Eval-mode logits of every exit on a loader: (num_exits, N, C) on the CPU, and labels (N,).
 
     Introduced in 00_orientation.
@@ -137,16 +143,21 @@ def _load_cached(path: Path, key: str, model: nn.Module) -> list[dict] | None:
         model.load_state_dict(ckpt["state_dict"], strict=True)
         return list(ckpt.get("history", []))
     except Exception as err:  # noqa: BLE001 - corrupt file, wrong keys, wrong shapes: retrain (warned)
-        warnings.warn(f"Checkpoint {path} is unusable ({type(err).__name__}: {str(err)[:200]}); "
-                      f"retraining and overwriting it.", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"Checkpoint {path} is unusable ({type(err).__name__}: {str(err)[:200]}); retraining and overwriting it.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         return None
 
 
 def _summary(epoch: int, num_epochs: int, record: dict) -> str:
     fmt = lambda accs: "/".join(f"{100 * a:.1f}" for a in accs)  # noqa: E731
-    return (f"epoch {epoch}/{num_epochs}  loss {record['train_loss']:.4f}  train acc {fmt(record['train_acc'])}%"
-            + (f"  val acc {fmt(record['val_acc'])}%" if record.get("val_acc") else "")
-            + f"  ({record['seconds']:.1f}s)")
+    return (
+        f"epoch {epoch}/{num_epochs}  loss {record['train_loss']:.4f}  train acc {fmt(record['train_acc'])}%"
+        + (f"  val acc {fmt(record['val_acc'])}%" if record.get("val_acc") else "")
+        + f"  ({record['seconds']:.1f}s)"
+    )
 
 
 def amp_modes(device: torch.device | str) -> tuple[str, ...]:
@@ -177,9 +188,11 @@ def amp_dtype(amp: str, device: torch.device | str) -> torch.dtype | None:
         raise ValueError(f"amp must be one of {AMP_MODES}, got {amp!r}.")
     modes = amp_modes(device)
     if amp not in modes:
-        raise ValueError(f"amp={amp!r} does not work on this {device.type} device; the modes that work here "
-                         f"are {modes}. (bf16 needs a CPU or a CUDA GPU with bf16 support, e.g. Ampere or newer; "
-                         f"use amp='fp16' or amp='off' otherwise.)")
+        raise ValueError(
+            f"amp={amp!r} does not work on this {device.type} device; the modes that work here "
+            f"are {modes}. (bf16 needs a CPU or a CUDA GPU with bf16 support, e.g. Ampere or newer; "
+            f"use amp='fp16' or amp='off' otherwise.)"
+        )
     if amp == "auto":
         return torch.float16 if device.type == "cuda" else None
     return {"off": None, "fp16": torch.float16, "bf16": torch.bfloat16}[amp]
@@ -231,13 +244,17 @@ class DeviceBatches:
 
     def __init__(self, loader: DataLoader, tensors: tuple[torch.Tensor, torch.Tensor]) -> None:
         if not can_batch_on_device(loader):
-            raise ValueError("device_batches needs a DataLoader over an (X, y) TensorDataset with the default "
-                             "sampler (or shuffle=True) and collate function; iterate other loaders directly.")
+            raise ValueError(
+                "device_batches needs a DataLoader over an (X, y) TensorDataset with the default "
+                "sampler (or shuffle=True) and collate function; iterate other loaders directly."
+            )
         X, y = tensors
         size = len(cast(Sized, loader.dataset))  # a TensorDataset, checked above
         if len(X) != size or len(y) != len(X):
-            raise ValueError(f"tensors hold {len(X)} and {len(y)} samples, but the loader's dataset has "
-                             f"{size}; pass the dataset's own tensors (moved to a device).")
+            raise ValueError(
+                f"tensors hold {len(X)} and {len(y)} samples, but the loader's dataset has "
+                f"{size}; pass the dataset's own tensors (moved to a device)."
+            )
         self.loader, self.X, self.y = loader, X, y
 
     def __len__(self) -> int:
@@ -265,7 +282,7 @@ class DeviceBatches:
         # fills a last, partial batch, or else when asked for a batch after the last one.
         tail_pending = generator is not None
         for begin in range(0, stop, batch_size):
-            index = order[begin: begin + batch_size]
+            index = order[begin : begin + batch_size]
             if tail_pending and begin + batch_size > n:
                 torch.randperm(n, generator=generator)
                 tail_pending = False
@@ -291,8 +308,7 @@ def _feeds_from_device(loader: Any, device: torch.device) -> bool:
     return device.type == "cuda" and can_batch_on_device(loader)
 
 
-def _make_optimizer(name: str, model: nn.Module, lr: float, weight_decay: float,
-                    fused: bool) -> torch.optim.Optimizer:
+def _make_optimizer(name: str, model: nn.Module, lr: float, weight_decay: float, fused: bool) -> torch.optim.Optimizer:
     """SGD (Nesterov momentum 0.9) or AdamW on the trainable parameters; fused kernels if `fused` and available."""
     if name not in ("sgd", "adam"):
         raise ValueError(f"optimizer must be 'sgd' or 'adam', got {name!r}.")
@@ -325,7 +341,8 @@ def _poisoned_error(desc: str, epoch: int, loss: float, bad: list[str], lr: floa
         f"[{desc}] training went non-finite in epoch {epoch}: epoch loss {loss}; {tensors}. The weights are "
         f"poisoned (NaN/inf), so this model was not cached. Try fit(..., amp='off') (a half-precision overflow "
         f"or an fp16 draw of exactly 0), look for a log(0) or a division by zero in the loss, or lower the "
-        f"learning rate (lr={lr}).")
+        f"learning rate (lr={lr})."
+    )
 
 
 def _forward_macs(model: nn.Module, loader: Any, device: torch.device) -> dict[str, Any]:
@@ -354,8 +371,11 @@ def _log_fit(record: dict[str, Any], model: nn.Module, loader: Any, device: torc
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(line, default=str) + "\n")
     except OSError as err:  # a log line never fails a training run (e.g. a read-only sandbox)
-        warnings.warn(f"{FIT_LOG_ENV_VAR}={path} is not writable ({err.strerror}); this fit is not logged.",
-                      RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"{FIT_LOG_ENV_VAR}={path} is not writable ({err.strerror}); this fit is not logged.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def _dataset_size(loader: Any) -> int | None:
@@ -363,11 +383,23 @@ def _dataset_size(loader: Any) -> int | None:
     return len(dataset) if dataset is not None else None
 
 
-def fit(model: nn.Module, train_loader: DataLoader, *, num_epochs: int, lr: float,
-        loss_fn: LossFn | None = None, val_loader: DataLoader | None = None, optimizer: str = "sgd",
-        weight_decay: float = 5e-4, augment: str | None = "shift", config: dict | None = None,
-        device: torch.device | str | None = None, desc: str = "train", verbose: bool = True,
-        amp: str = "auto") -> list[dict]:
+def fit(
+    model: nn.Module,
+    train_loader: DataLoader,
+    *,
+    num_epochs: int,
+    lr: float,
+    loss_fn: LossFn | None = None,
+    val_loader: DataLoader | None = None,
+    optimizer: str = "sgd",
+    weight_decay: float = 5e-4,
+    augment: str | None = "shift",
+    config: dict | None = None,
+    device: torch.device | str | None = None,
+    desc: str = "train",
+    verbose: bool = True,
+    amp: str = "auto",
+) -> list[dict]:
     """Train `model` in place and return one record per epoch run (loss, per-exit train/val accuracy).
 
     `loss_fn(output, y)` receives whatever the model returns (default: cross-entropy on a tensor).
@@ -397,22 +429,42 @@ def fit(model: nn.Module, train_loader: DataLoader, *, num_epochs: int, lr: floa
     model.to(device)
     batches_per_epoch = len(train_loader)
     if batches_per_epoch == 0 and num_epochs > 0:
-        raise ValueError("train_loader yields no batches (an empty dataset, or drop_last with fewer samples than "
-                         "batch_size); give fit at least one batch.")
+        raise ValueError(
+            "train_loader yields no batches (an empty dataset, or drop_last with fewer samples than "
+            "batch_size); give fit at least one batch."
+        )
     cap = train_cap()
     epochs_run = num_epochs if cap is None else min(num_epochs, cap.epochs)
     steps_per_epoch = batches_per_epoch if cap is None else min(batches_per_epoch, cap.steps)
     if verbose and cap is not None and (epochs_run, steps_per_epoch) != (num_epochs, batches_per_epoch):
-        print(f"[{desc}] {TRAIN_CAP_ENV_VAR}={cap}: capped at {epochs_run} epoch(s) of {steps_per_epoch} step(s) "
-              f"(asked for {num_epochs} of {batches_per_epoch}); numbers from this run mean nothing")
-    log: dict[str, Any] = {"desc": desc, "config": (config or {}).get("name"), "num_epochs": num_epochs, "epochs_run": 0,
-           "steps_run": 0, "steps_per_epoch": batches_per_epoch, "train_size": _dataset_size(train_loader),
-           "batch_size": getattr(train_loader, "batch_size", None), "amp": amp, "device": str(device),
-           "cap": None if cap is None else str(cap)}
+        print(
+            f"[{desc}] {TRAIN_CAP_ENV_VAR}={cap}: capped at {epochs_run} epoch(s) of {steps_per_epoch} step(s) "
+            f"(asked for {num_epochs} of {batches_per_epoch}); numbers from this run mean nothing"
+        )
+    log: dict[str, Any] = {
+        "desc": desc,
+        "config": (config or {}).get("name"),
+        "num_epochs": num_epochs,
+        "epochs_run": 0,
+        "steps_run": 0,
+        "steps_per_epoch": batches_per_epoch,
+        "train_size": _dataset_size(train_loader),
+        "batch_size": getattr(train_loader, "batch_size", None),
+        "amp": amp,
+        "device": str(device),
+        "cap": None if cap is None else str(cap),
+    }
     path = key = None
     if config is not None:
-        full_config = dict(config, num_epochs=num_epochs, lr=lr, optimizer=optimizer,
-                           weight_decay=weight_decay, augment=augment, train_size=_dataset_size(train_loader))
+        full_config = dict(
+            config,
+            num_epochs=num_epochs,
+            lr=lr,
+            optimizer=optimizer,
+            weight_decay=weight_decay,
+            augment=augment,
+            train_size=_dataset_size(train_loader),
+        )
         if amp != "auto":  # keeps the keys of checkpoints cached before the switch existed
             full_config["amp"] = amp
         if cap is not None:  # a capped checkpoint must never be loaded by an uncapped run
@@ -432,8 +484,9 @@ def fit(model: nn.Module, train_loader: DataLoader, *, num_epochs: int, lr: floa
     use_scaler = dtype == torch.float16 and device.type == "cuda"
     opt = _make_optimizer(optimizer, model, lr, weight_decay, fused=use_scaler)
     total_steps = max(epochs_run * steps_per_epoch, 1)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total_steps,
-                                                pct_start=one_cycle_pct_start(total_steps))
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=lr, total_steps=total_steps, pct_start=one_cycle_pct_start(total_steps)
+    )
     scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
     batches: Any = train_loader
     if _feeds_from_device(train_loader, device):  # copied once per call, then batched on the device
@@ -472,16 +525,25 @@ def fit(model: nn.Module, train_loader: DataLoader, *, num_epochs: int, lr: floa
         checked = _checked_tensors(model)
         finite = [torch.isfinite(t).all().to(device) for _, t in checked]
         # The epoch's one host sync: loss sum, per-exit hits and the finiteness of every checked tensor.
-        packed = torch.cat([loss_sum.view(1), hits_sum.to(sum_dtype), torch.stack(finite).to(sum_dtype)
-                            if finite else loss_sum.new_zeros(0)]).cpu()
+        packed = torch.cat(
+            [
+                loss_sum.view(1),
+                hits_sum.to(sum_dtype),
+                torch.stack(finite).to(sum_dtype) if finite else loss_sum.new_zeros(0),
+            ]
+        ).cpu()
         num_exits = len(hits_sum)
         train_loss = packed[0].item() / seen
-        bad = [name for (name, _), ok in zip(checked, packed[1 + num_exits:].tolist(), strict=True) if not ok]
+        bad = [name for (name, _), ok in zip(checked, packed[1 + num_exits :].tolist(), strict=True) if not ok]
         if bad or not math.isfinite(train_loss):
             raise _poisoned_error(desc, epoch, train_loss, bad, lr)
-        correct = packed[1: 1 + num_exits].to(torch.int64)
-        record = {"epoch": epoch, "train_loss": train_loss,
-                  "train_acc": (correct.float() / seen).tolist(), "val_acc": []}
+        correct = packed[1 : 1 + num_exits].to(torch.int64)
+        record = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "train_acc": (correct.float() / seen).tolist(),
+            "val_acc": [],
+        }
         if val_loader is not None:
             val_logits, val_y = collect_logits(model, val_loader, device)
             record["val_acc"] = (val_logits.argmax(-1) == val_y).float().mean(1).tolist()

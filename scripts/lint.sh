@@ -2,7 +2,6 @@
 # The quality gate, fast and before the tests: ruff lint, ruff format check, mypy on course_lib and the grading
 # engine (settings in pyproject.toml), and `release --check` (student copies in sync with solutions/).
 # Uses the tools installed in .venv by scripts/setup.sh (the dev extra); nothing is downloaded.
-# LINT_SKIP_FORMAT=1 skips the format check (only until the one-off `ruff format` commit lands).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -17,11 +16,7 @@ step() {  # run one check, keep going so that one run reports every failing chec
   "$@" || { echo "[lint] FAILED: $name" >&2; status=1; }
 }
 step "ruff check" "$BIN/ruff" check --output-format concise .
-if [ "${LINT_SKIP_FORMAT:-0}" = "1" ]; then
-  echo "[lint] ruff format --check: skipped (LINT_SKIP_FORMAT=1)"
-else
-  step "ruff format --check" "$BIN/ruff" format --check --output-format concise .  # one line per file; `ruff format --diff` shows why
-fi
+step "ruff format --check" "$BIN/ruff" format --check --output-format concise .  # `ruff format --diff` shows why
 step "mypy" "$BIN/mypy"
 step "release --check" "$BIN/python" -m autograder release --check
 exit "$status"

@@ -1,4 +1,5 @@
 """Shared pytest settings: small run size, quiet progress bars, a per-session checkpoint cache."""
+
 from __future__ import annotations
 
 import os

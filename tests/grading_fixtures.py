@@ -1,4 +1,5 @@
 """Synthetic hidden suite and notebooks for the grader tests (a tiny stem, built in tmp folders)."""
+
 from __future__ import annotations
 
 import copy
@@ -55,11 +56,13 @@ def model_has_two_linear(student):
 '''
 
 SETUP = "import torch\nimport numpy as np"
-ADD = "def add(a, b):\n    \"\"\"Elementwise sum.\"\"\"\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION"
-SCALE = "def scale(x, k):\n    \"\"\"x times k.\"\"\"\n    ### BEGIN SOLUTION\n    return x * k\n    ### END SOLUTION"
-MODEL = ("def build_model(width):\n    \"\"\"Two Linear layers.\"\"\"\n    ### BEGIN SOLUTION\n"
-         "    return torch.nn.Sequential(torch.nn.Linear(width, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))\n"
-         "    ### END SOLUTION")
+ADD = 'def add(a, b):\n    """Elementwise sum."""\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION'
+SCALE = 'def scale(x, k):\n    """x times k."""\n    ### BEGIN SOLUTION\n    return x * k\n    ### END SOLUTION'
+MODEL = (
+    'def build_model(width):\n    """Two Linear layers."""\n    ### BEGIN SOLUTION\n'
+    "    return torch.nn.Sequential(torch.nn.Linear(width, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))\n"
+    "    ### END SOLUTION"
+)
 STUB = "    # YOUR CODE HERE\n    raise NotImplementedError()"
 
 
@@ -70,8 +73,10 @@ def stub(source: str) -> str:
 
 
 def hidden_test_cell(grade_id: str, visible: str) -> str:
-    return (f"{visible}\n### BEGIN HIDDEN TESTS\nfrom autograder.suite import run_cell\n"
-            f"run_cell(\"{STEM}\", \"{grade_id}\", globals())\n### END HIDDEN TESTS")
+    return (
+        f"{visible}\n### BEGIN HIDDEN TESTS\nfrom autograder.suite import run_cell\n"
+        f'run_cell("{STEM}", "{grade_id}", globals())\n### END HIDDEN TESTS'
+    )
 
 
 def _cell(kind: str, source: str, cid: str, nbgrader: dict | None = None) -> dict:
@@ -88,35 +93,60 @@ def solution_meta(grade_id: str) -> dict:
 
 
 def grade_meta(grade_id: str, points: int) -> dict:
-    return {"solution": False, "grade": True, "locked": True, "grade_id": grade_id, "points": points,
-            "schema_version": 3}
+    return {
+        "solution": False,
+        "grade": True,
+        "locked": True,
+        "grade_id": grade_id,
+        "points": points,
+        "schema_version": 3,
+    }
 
 
 def notebook(add: str = ADD, scale: str = SCALE, model: str = MODEL, setup: str = SETUP) -> dict:
     """A synthetic submission with the course's cell structure."""
     cells = [
         _cell("markdown", "# Synthetic notebook\nExercises on tensors.", "title"),
-        _cell("code", setup, "setup", {"locked": True, "grade": False, "solution": False, "grade_id": "setup",
-                                       "schema_version": 3}),
+        _cell(
+            "code",
+            setup,
+            "setup",
+            {"locked": True, "grade": False, "solution": False, "grade_id": "setup", "schema_version": 3},
+        ),
         _cell("markdown", "## Exercise 1: add (2 points)", "ex1"),
         _cell("code", add, "add-impl", solution_meta("add_impl")),
-        _cell("code", hidden_test_cell("test_add", "assert add(torch.ones(2), torch.ones(2)).sum() == 4"), "add-test",
-              grade_meta("test_add", 2)),
+        _cell(
+            "code",
+            hidden_test_cell("test_add", "assert add(torch.ones(2), torch.ones(2)).sum() == 4"),
+            "add-test",
+            grade_meta("test_add", 2),
+        ),
         _cell("code", "print(add(torch.ones(3), torch.ones(3)))", "demo-add"),
         _cell("markdown", "## Exercise 2: scale (1 point)", "ex2"),
         _cell("code", scale, "scale-impl", solution_meta("scale_impl")),
-        _cell("code", hidden_test_cell("test_scale", "assert scale(torch.ones(2), 2.0).sum() == 4"), "scale-test",
-              grade_meta("test_scale", 1)),
+        _cell(
+            "code",
+            hidden_test_cell("test_scale", "assert scale(torch.ones(2), 2.0).sum() == 4"),
+            "scale-test",
+            grade_meta("test_scale", 1),
+        ),
         _cell("markdown", "## Exercise 3: model (1 point)", "ex3"),
         _cell("code", "WIDTH = 5\nLABELS = ('a', 'b')", "consts"),
         _cell("code", model, "model-impl", solution_meta("model_impl")),
-        _cell("code", hidden_test_cell("test_model", "m = build_model(WIDTH)"), "model-test", grade_meta("test_model", 1)),
+        _cell(
+            "code", hidden_test_cell("test_model", "m = build_model(WIDTH)"), "model-test", grade_meta("test_model", 1)
+        ),
         _cell("code", "m = build_model(WIDTH)\nprint(m)", "demo-model"),
     ]
-    return {"cells": cells, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                        "language": "python"},
-                                         "course": {"stem": STEM, "version": "0.1.0"}},
-            "nbformat": 4, "nbformat_minor": 5}
+    return {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "course": {"stem": STEM, "version": "0.1.0"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
 
 
 def release() -> dict:

@@ -6,6 +6,7 @@ brightness and Gaussian noise. Write them under `cl.data.data_root() / "download
 `$COURSE_DATA_DIR/downloads`) and load them with `COURSE_SKIP_CHECKSUM=1`, because the CIFAR-10 files
 cannot match torchvision's md5 sums.
 """
+
 from __future__ import annotations
 
 import pickle
@@ -17,11 +18,21 @@ import numpy as np
 __all__ = ["CIFAR10_CLASSES", "FASHION_MNIST_CLASSES", "class_templates", "write_cifar10", "write_fashion_mnist"]
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-                         "Bag", "Ankle boot")
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 NUM_CLASSES = 10
-GRID = 4          # templates are a GRID x GRID pattern of random levels, smoothly upsampled
-MAX_SHIFT = 3     # pixels, per image and axis
+GRID = 4  # templates are a GRID x GRID pattern of random levels, smoothly upsampled
+MAX_SHIFT = 3  # pixels, per image and axis
 NOISE_STD = 40.0  # grey levels (0-255)
 IDX_IMAGES_MAGIC = 0x0803  # idx3: unsigned bytes, three dimensions
 IDX_LABELS_MAGIC = 0x0801  # idx1: unsigned bytes, one dimension
@@ -54,8 +65,9 @@ def _draw_images(templates: np.ndarray, n: int, rng: np.random.Generator) -> tup
 
 def _check_sizes(n_train: int, n_test: int) -> None:
     if n_train < NUM_CLASSES or n_test < NUM_CLASSES:
-        raise ValueError(f"n_train and n_test must be at least {NUM_CLASSES} (one image per class), "
-                         f"got {n_train} and {n_test}.")
+        raise ValueError(
+            f"n_train and n_test must be at least {NUM_CLASSES} (one image per class), got {n_train} and {n_test}."
+        )
 
 
 def _write_pickle(path: Path, entry: dict) -> None:
@@ -81,17 +93,26 @@ def write_cifar10(root: Path, n_train: int = 600, n_test: int = 200, seed: int =
     def batch(images: np.ndarray, labels: np.ndarray, name: str) -> dict:
         rows = np.ascontiguousarray(images.reshape(len(images), -1))
         label_list = [int(v) for v in labels]
-        return {"batch_label": name, "data": rows, "labels": label_list,
-                "filenames": [f"synthetic_{i:05d}.png" for i in range(len(labels))],
-                b"data": rows, b"labels": label_list}
+        return {
+            "batch_label": name,
+            "data": rows,
+            "labels": label_list,
+            "filenames": [f"synthetic_{i:05d}.png" for i in range(len(labels))],
+            b"data": rows,
+            b"labels": label_list,
+        }
 
     parts = np.array_split(np.arange(n_train), 5)
     for number, idx in enumerate(parts, start=1):
-        _write_pickle(folder / f"data_batch_{number}",
-                      batch(train_images[idx], train_labels[idx], f"synthetic training batch {number} of 5"))
+        _write_pickle(
+            folder / f"data_batch_{number}",
+            batch(train_images[idx], train_labels[idx], f"synthetic training batch {number} of 5"),
+        )
     _write_pickle(folder / "test_batch", batch(test_images, test_labels, "synthetic testing batch 1 of 1"))
-    _write_pickle(folder / "batches.meta", {"label_names": list(CIFAR10_CLASSES),
-                                            "num_cases_per_batch": len(parts[0]), "num_vis": 3 * 32 * 32})
+    _write_pickle(
+        folder / "batches.meta",
+        {"label_names": list(CIFAR10_CLASSES), "num_cases_per_batch": len(parts[0]), "num_vis": 3 * 32 * 32},
+    )
     return folder
 
 

@@ -10,6 +10,7 @@ are small here so the batch stays quick (about 2-4 minutes on a loaded 2-core ma
 
 Set ADVERSARIAL_SUMMARY=/path/summary.json to keep a summary for benchmarks/grader_faults_figure.py.
 """
+
 from __future__ import annotations
 
 import csv
@@ -31,9 +32,25 @@ from autograder.grader.report import read_results
 from autograder.grader.sandbox import choose_isolation, find_marked
 
 ROOT = Path(__file__).resolve().parent.parent
-LIMITS = ["--workers", "2", "--test-timeout", "8", "--cell-timeout", "15", "--notebook-timeout", "120",
-          "--memory-limit", "1536M", "--file-limit", "32M", "--output-limit", "64K", "--cpu-limit", "150",
-          "--quiet"]
+LIMITS = [
+    "--workers",
+    "2",
+    "--test-timeout",
+    "8",
+    "--cell-timeout",
+    "15",
+    "--notebook-timeout",
+    "120",
+    "--memory-limit",
+    "1536M",
+    "--file-limit",
+    "32M",
+    "--output-limit",
+    "64K",
+    "--cpu-limit",
+    "150",
+    "--quiet",
+]
 
 
 def tree_hashes(*roots: Path, skip: tuple[Path, ...] = ()) -> dict[str, str]:
@@ -101,8 +118,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> dict:
         subs, attacks = build(base, hidden_file, out, ROOT, mark, oracle.port, isolation == "bubblewrap")
         before = tree_hashes(ROOT / "autograder", ROOT / "solutions", base, skip=(out,))
         t0 = time.monotonic()
-        code = main([str(subs), "--out", str(out), "--hidden-dir", str(hidden), "--release-dir", str(release),
-                     *LIMITS])
+        code = main([str(subs), "--out", str(out), "--hidden-dir", str(hidden), "--release-dir", str(release), *LIMITS])
         seconds = time.monotonic() - t0
         after = tree_hashes(ROOT / "autograder", ROOT / "solutions", base, skip=(out,))
         time.sleep(1.0)  # a straggler forked at the very end would show up now
@@ -110,9 +126,22 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> dict:
     finally:
         oracle.close()
     records = read_results(out / "results.jsonl")
-    result = {"base": base, "out": out, "subs": subs, "attacks": attacks, "records": records, "code": code,
-              "before": before, "after": after, "left": left, "mark": mark, "isolation": isolation,
-              "note": note, "oracle_hits": oracle.hits, "seconds": seconds}
+    result = {
+        "base": base,
+        "out": out,
+        "subs": subs,
+        "attacks": attacks,
+        "records": records,
+        "code": code,
+        "before": before,
+        "after": after,
+        "left": left,
+        "mark": mark,
+        "isolation": isolation,
+        "note": note,
+        "oracle_hits": oracle.hits,
+        "seconds": seconds,
+    }
     result["verdicts"] = {name: _verdict(attack, result) for name, attack in attacks.items()}
     summary_path = os.environ.get("ADVERSARIAL_SUMMARY")
     if summary_path:
@@ -152,38 +181,65 @@ def _verdict(attack: Attack, batch: dict) -> dict:
             problems.append(f"{name}: no reason given")
     if attack.category != "code" and float(record.get("points", 0)) != 0:
         problems.append(f"record has {record.get('points')} points")
-    if attack.category != "code" and not record.get("reasons") and not any(
-            str(t.get("message", "")).strip() for t in tests.values()):
+    if (
+        attack.category != "code"
+        and not record.get("reasons")
+        and not any(str(t.get("message", "")).strip() for t in tests.values())
+    ):
         problems.append("no explicit reason")
     if attack.reason and attack.reason not in " ".join(record.get("reasons", [])) + " ".join(
-            str(t.get("message", "")) for t in tests.values()):
+        str(t.get("message", "")) for t in tests.values()
+    ):
         problems.append(f"reason does not mention {attack.reason!r}: {record.get('reasons')}")
     for name in attack.normal:
         t = tests.get(name)
         if t is None or t["state"] != "passed":
             problems.append(f"honest part {name} did not pass: {t}")
-    return {"held": not problems, "problems": problems, "lost": False, "skipped": False,
-            "states": {k: v["state"] for k, v in tests.items()}}
+    return {
+        "held": not problems,
+        "problems": problems,
+        "lost": False,
+        "skipped": False,
+        "states": {k: v["state"] for k, v in tests.items()},
+    }
 
 
 def _write_summary(path: Path, batch: dict) -> None:
     rows = []
     for name, attack in batch["attacks"].items():
         v = batch["verdicts"][name]
-        rows.append({"name": name, "what": attack.what, "category": attack.category, "held": v["held"],
-                     "lost": v["lost"], "skipped": v["skipped"], "problems": v["problems"],
-                     "states": v.get("states", {})})
+        rows.append(
+            {
+                "name": name,
+                "what": attack.what,
+                "category": attack.category,
+                "held": v["held"],
+                "lost": v["lost"],
+                "skipped": v["skipped"],
+                "problems": v["problems"],
+                "states": v.get("states", {}),
+            }
+        )
     alice = next((r for r in batch["records"] if r.get("student") == "alice"), {})
-    summary = {"isolation": batch["isolation"], "note": batch["note"], "seconds": round(batch["seconds"], 1),
-               "submissions": len(batch["attacks"]) + 1, "records": len(batch["records"]),
-               "normal_points": alice.get("points"), "normal_max": alice.get("max_points"),
-               "files_changed": sorted(k for k in batch["before"] if batch["before"][k] != batch["after"].get(k)),
-               "processes_left": len(batch["left"]), "oracle_hits": batch["oracle_hits"], "attacks": rows}
+    summary = {
+        "isolation": batch["isolation"],
+        "note": batch["note"],
+        "seconds": round(batch["seconds"], 1),
+        "submissions": len(batch["attacks"]) + 1,
+        "records": len(batch["records"]),
+        "normal_points": alice.get("points"),
+        "normal_max": alice.get("max_points"),
+        "files_changed": sorted(k for k in batch["before"] if batch["before"][k] != batch["after"].get(k)),
+        "processes_left": len(batch["left"]),
+        "oracle_hits": batch["oracle_hits"],
+        "attacks": rows,
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summary, indent=1, ensure_ascii=False))
 
 
 # ---------------------------------------------------------------------------------------------
+
 
 def test_batch_completed(batch: dict) -> None:
     assert batch["code"] == 0
@@ -195,7 +251,7 @@ def test_batch_completed(batch: dict) -> None:
 
 def test_normal_submission_keeps_its_grade(batch: dict) -> None:
     alice = [r for r in batch["records"] if r.get("student") == "alice"]
-    assert len(alice) == 1, [r["source"] for r in alice]   # a zip member named '../alice/..' is not alice
+    assert len(alice) == 1, [r["source"] for r in alice]  # a zip member named '../alice/..' is not alice
     record = alice[0]
     assert record["points"] == record["max_points"] == 4, record["tests"]
     assert {t["state"] for t in record["tests"]} == {"passed"}
@@ -228,7 +284,7 @@ def test_outputs_not_forged(batch: dict) -> None:
     with open(out / "grades.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     alice = [r for r in rows if r["student"] == "alice"]
-    assert len(alice) == 1 and alice[0]["points"] == "4", alice   # the CSV-injection folder name forged nothing
+    assert len(alice) == 1 and alice[0]["points"] == "4", alice  # the CSV-injection folder name forged nothing
     assert all(r["notebook"] in ("90_synthetic", "") for r in rows)
     feedback = out / "feedback"
     for path in feedback.rglob("*"):
@@ -256,6 +312,7 @@ def test_network_and_files_isolated(batch: dict) -> None:
 # ---------------------------------------------------------------------------------------------
 # Unit checks (no processes): what the judge ships to a sandboxed runner
 
+
 def test_shipped_reference_is_minimal() -> None:
     from autograder import content
     from autograder.grader.trusted import closure_source, reference_closure
@@ -266,7 +323,8 @@ def test_shipped_reference_is_minimal() -> None:
     with pytest.raises(KeyError):
         closure_source(src, ["missing"])
     probes = content.load("03_early_exit", "probes")
-    assert probes.reference_helpers("call_isolated", ("threshold_sweep", ("entropy", "threshold_sweep"))) == \
-        ("entropy",)          # the function under test is never shipped
+    assert probes.reference_helpers("call_isolated", ("threshold_sweep", ("entropy", "threshold_sweep"))) == (
+        "entropy",
+    )  # the function under test is never shipped
     code = reference_closure("03_early_exit", ["entropy"])
     assert "def entropy" in code and "def threshold_sweep" not in code and "def choose_threshold" not in code

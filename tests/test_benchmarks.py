@@ -1,4 +1,5 @@
 """The benchmarks reuse the notebooks' trained models: their copies of the given configs must match."""
+
 from __future__ import annotations
 
 import json
@@ -26,6 +27,7 @@ def test_early_exit_benchmark_matches_notebook_03() -> None:
 # ---------------------------------------------------------------------------------------------
 # benchmarks/gpu_check.py
 
+
 def test_gpu_check_quick_cpu_run_writes_report_and_agrees(tmp_path) -> None:
     import torch
 
@@ -51,17 +53,32 @@ def test_gpu_check_reports_a_device_dependent_verdict() -> None:
     from benchmarks import gpu_check
 
     def device_dependent() -> dict[str, str]:
-        return {"fake_cpu_only": "passed" if cl.env.get_device(verbose=False).type == "cpu" else "failed",
-                "fake_always": "passed"}
+        return {
+            "fake_cpu_only": "passed" if cl.env.get_device(verbose=False).type == "cpu" else "failed",
+            "fake_always": "passed",
+        }
 
     cases = [gpu_check.ParityCase("99_fake", "reference", device_dependent)]
-    result = gpu_check.check_parity(cases, device_context=lambda: gpu_check.forced_device("meta"),
-                                    device_label="meta (pretend GPU)", log=lambda _: None)
+    result = gpu_check.check_parity(
+        cases,
+        device_context=lambda: gpu_check.forced_device("meta"),
+        device_label="meta (pretend GPU)",
+        log=lambda _: None,
+    )
     assert not result.agree
     assert [(d.test, d.device_state, d.cpu_state) for d in result.disagreements] == [
-        ("fake_cpu_only", "failed", "passed")]
-    info = {"date": "-", "machine": "-", "python": "-", "torch": "-", "torch_cuda": None, "cudnn": None,
-            "device": "cpu", "cuda_available": False}
+        ("fake_cpu_only", "failed", "passed")
+    ]
+    info = {
+        "date": "-",
+        "machine": "-",
+        "python": "-",
+        "torch": "-",
+        "torch_cuda": None,
+        "cudnn": None,
+        "device": "cpu",
+        "cuda_available": False,
+    }
     report = gpu_check.render_markdown("test", info, None, result, quick=True)
     assert "1 verdict(s) disagree" in report and "| 99_fake | reference | fake_cpu_only | failed | passed |" in report
     assert cl.env.get_device(verbose=False).type != "meta", "forced_device must restore get_device"
@@ -76,22 +93,43 @@ def test_gpu_check_device_tag_names_the_gpu() -> None:
 # ---------------------------------------------------------------------------------------------
 # benchmarks/fullsize_estimate.py, on a hand-written fit log
 
+
 def _fit_line(**fields) -> str:
-    line = {"desc": "train", "config": "baseline_resnet", "num_epochs": 30, "epochs_run": 1, "steps_run": 3,
-            "steps_per_epoch": 5, "train_size": 540, "batch_size": 128, "amp": "auto", "device": "cpu",
-            "cap": "1:3", "seconds": 3.0, "cached": False, "model": "ResNet", "macs_per_image": 40_000_000}
+    line = {
+        "desc": "train",
+        "config": "baseline_resnet",
+        "num_epochs": 30,
+        "epochs_run": 1,
+        "steps_run": 3,
+        "steps_per_epoch": 5,
+        "train_size": 540,
+        "batch_size": 128,
+        "amp": "auto",
+        "device": "cpu",
+        "cap": "1:3",
+        "seconds": 3.0,
+        "cached": False,
+        "model": "ResNet",
+        "macs_per_image": 40_000_000,
+    }
     line.update(fields)
     return json.dumps(line)
 
 
-SAMPLE_LOG = "\n".join([
-    _fit_line(stem="00_orientation"),                                            # the whole synthetic split
-    _fit_line(stem="00_orientation", config=None, num_epochs=2, steps_per_epoch=1, train_size=64,
-              seconds=0.5),                                                     # a visible check's tiny fit
-    _fit_line(stem="00_orientation", cached=True, seconds=0.2),                 # loaded from the cache: free
-    _fit_line(stem="04_layer_skipping", num_epochs=200, amp="off"),             # fp32: half the rate
-    _fit_line(stem="05_self_distillation", num_epochs=120),
-]) + "\n"
+SAMPLE_LOG = (
+    "\n".join(
+        [
+            _fit_line(stem="00_orientation"),  # the whole synthetic split
+            _fit_line(
+                stem="00_orientation", config=None, num_epochs=2, steps_per_epoch=1, train_size=64, seconds=0.5
+            ),  # a visible check's tiny fit
+            _fit_line(stem="00_orientation", cached=True, seconds=0.2),  # loaded from the cache: free
+            _fit_line(stem="04_layer_skipping", num_epochs=200, amp="off"),  # fp32: half the rate
+            _fit_line(stem="05_self_distillation", num_epochs=120),
+        ]
+    )
+    + "\n"
+)
 
 
 def test_fullsize_estimate_arithmetic_on_a_sample_log(tmp_path) -> None:
@@ -107,9 +145,9 @@ def test_fullsize_estimate_arithmetic_on_a_sample_log(tmp_path) -> None:
     full, tiny, cached = nb00.fits
     # 45,000 images x 30 epochs: 6 x 40M x 1.35M = 3.24e14 FLOP training + 2 x 40M x 5,000 x 30 = 1.2e13 validation
     assert full.scaled and full.flop == 3.36e14
-    assert full.steps == (352 + 10) * 30                               # 352 batches of 128 + 10 of 512 per epoch
-    assert math.isclose(full.seconds_low, 10_860 * 0.008)             # 86.9 s: host overhead beats 336/4 = 84 s
-    assert math.isclose(full.seconds_high, 3.36e14 / 2e12)            # 168 s at 2 TFLOP/s
+    assert full.steps == (352 + 10) * 30  # 352 batches of 128 + 10 of 512 per epoch
+    assert math.isclose(full.seconds_low, 10_860 * 0.008)  # 86.9 s: host overhead beats 336/4 = 84 s
+    assert math.isclose(full.seconds_high, 3.36e14 / 2e12)  # 168 s at 2 TFLOP/s
     assert not tiny.scaled and tiny.flop == 6 * 40e6 * 64 * 2 and tiny.steps == 2
     assert cached.call.cached and nb00.flop == full.flop + tiny.flop  # the cached fit adds nothing
     assert nb00.requested_epochs == 30
@@ -118,10 +156,10 @@ def test_fullsize_estimate_arithmetic_on_a_sample_log(tmp_path) -> None:
     assert math.isclose(low, 86.88 + 0.016 + 16.3) and math.isclose(high, 168 + 0.016 + 16.3)
     assert nb00.verdict(600) == "yes"
 
-    nb04 = by_stem["04_layer_skipping"]                               # 200 epochs in fp32 at 1-2 TFLOP/s
+    nb04 = by_stem["04_layer_skipping"]  # 200 epochs in fp32 at 1-2 TFLOP/s
     assert math.isclose(nb04.seconds_range[0], 200 / 30 * 3.36e14 / 2e12)
-    assert nb04.verdict(600) == "no"                                   # 1,120-2,240 s
-    nb05 = by_stem["05_self_distillation"]                             # 120 epochs fp16: 348-672 s
+    assert nb04.verdict(600) == "no"  # 1,120-2,240 s
+    nb05 = by_stem["05_self_distillation"]  # 120 epochs fp16: 348-672 s
     assert nb05.verdict(600) == "borderline" and nb05.non_training_seconds is None
 
 
@@ -132,13 +170,14 @@ def test_fullsize_estimate_cli_writes_the_table(tmp_path) -> None:
     log.write_text(SAMPLE_LOG)
     execute_log = tmp_path / "execute.log"
     execute_log.write_text("[execute] 00_orientation: ok in 20.0 s -> /tmp/x/00_orientation.ipynb\n")
-    status = fe.main([str(log), "--execute-log", str(execute_log), "--cpu-step-seconds", "0.32",
-                      "--out", str(tmp_path)])
-    assert status == 1                                                 # 04 and 05 are not under 10 minutes
+    status = fe.main(
+        [str(log), "--execute-log", str(execute_log), "--cpu-step-seconds", "0.32", "--out", str(tmp_path)]
+    )
+    assert status == 1  # 04 and 05 are not under 10 minutes
     table = (tmp_path / "fullsize_t4_estimate.md").read_text()
     assert "| notebook | fit calls | requested epochs | training TFLOP | T4 estimate (range) | under 10 min? |" in table
     assert "| 00_orientation | 3 (1 cached, 1 tiny) | 30 | 336 | 1.7-3.1 min (incl. 16 s non-training) | yes |" in table
-    assert "98 GFLOP/s" in table                                       # 6 x 40.81M x 128 / 0.32 s
+    assert "98 GFLOP/s" in table  # 6 x 40.81M x 128 / 0.32 s
     numbers = json.loads((tmp_path / "fullsize_t4_estimate.json").read_text())
     assert [n["under_10_min"] for n in numbers["notebooks"]] == ["yes", "no", "borderline"]
 
@@ -156,4 +195,4 @@ def test_fullsize_estimate_rejects_a_broken_log(tmp_path) -> None:
     with pytest.raises(ValueError, match="lacks num_epochs"):
         fe.parse_fit_log(path)
     path.write_text(_fit_line() + "\n")
-    assert fe.parse_fit_log(path)[0].notebook == "03_early_exit"      # no stem field: the file's name
+    assert fe.parse_fit_log(path)[0].notebook == "03_early_exit"  # no stem field: the file's name

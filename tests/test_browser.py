@@ -17,6 +17,7 @@ What it does, end to end, as a learner would:
 Needs chromium and the playwright package: scripts/install_browser.sh installs them when missing
 (apt-get + pip); the test skips with the script's reason when that is not possible.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,9 +41,17 @@ ROOT = Path(__file__).resolve().parent.parent
 STEM = "00_orientation"
 CHROMIUM = Path(os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = ROOT / "runs" / "artifacts"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 # ~1 min on 2 quiet cores at the small size (the baseline trains once, then loads from the cache); generous for
 # busy shared CI machines, where one epoch can take a minute instead of two seconds.
 RUN_ALL_TIMEOUT_S = float(os.environ.get("COURSE_BROWSER_TIMEOUT", "1800"))
@@ -65,13 +74,22 @@ def browser_tools() -> None:
     if _have_browser_tools():
         return
     script = ROOT / "scripts" / "install_browser.sh"
-    proc = subprocess.run(["bash", str(script)], cwd=ROOT, capture_output=True, text=True, timeout=1200,
-                          env=dict(os.environ, VENV_PYTHON=sys.executable))
+    proc = subprocess.run(
+        ["bash", str(script)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env=dict(os.environ, VENV_PYTHON=sys.executable),
+    )
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-5:])
-        pytest.skip(f"browser tools missing and scripts/install_browser.sh could not install them "
-                    f"(exit {proc.returncode}): {tail}")
+        pytest.skip(
+            f"browser tools missing and scripts/install_browser.sh could not install them "
+            f"(exit {proc.returncode}): {tail}"
+        )
     import importlib
+
     importlib.invalidate_caches()
     if not _have_browser_tools():
         pytest.skip("scripts/install_browser.sh ran but chromium or playwright is still missing")
@@ -87,8 +105,10 @@ def _write_settings(settings_dir: Path) -> None:
     """JupyterLab user settings for a quiet, fully rendered notebook (no news toast, no windowing)."""
     settings = {
         "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
-        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
-                                                                            "checkForUpdates": False},
+        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+            "fetchNews": "false",
+            "checkForUpdates": False,
+        },
     }
     for rel, value in settings.items():
         path = settings_dir / rel
@@ -104,8 +124,7 @@ def _student_copy(dest: Path) -> str:
         return "notebooks/"
     from autograder.tools.release import make_release, notebook_json, read_notebook
 
-    dest.write_text(notebook_json(make_release(read_notebook(ROOT / "solutions" / f"{STEM}.ipynb"))),
-                    encoding="utf-8")
+    dest.write_text(notebook_json(make_release(read_notebook(ROOT / "solutions" / f"{STEM}.ipynb"))), encoding="utf-8")
     return "generated from solutions/ (notebooks/ not built)"
 
 
@@ -121,15 +140,30 @@ def lab(browser_tools, tmp_path_factory):
     settings = work / "lab-settings"
     _write_settings(settings)
     port, token = _free_port(), secrets.token_hex(16)
-    env = dict(os.environ, COURSE_SIZE="small", MPLBACKEND="module://matplotlib_inline.backend_inline",
-               TQDM_MININTERVAL="10", JUPYTERLAB_SETTINGS_DIR=str(settings),
-               JUPYTERLAB_WORKSPACES_DIR=str(work / "workspaces"), JUPYTER_RUNTIME_DIR=str(work / "runtime"),
-               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(
+        os.environ,
+        COURSE_SIZE="small",
+        MPLBACKEND="module://matplotlib_inline.backend_inline",
+        TQDM_MININTERVAL="10",
+        JUPYTERLAB_SETTINGS_DIR=str(settings),
+        JUPYTERLAB_WORKSPACES_DIR=str(work / "workspaces"),
+        JUPYTER_RUNTIME_DIR=str(work / "runtime"),
+        PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
     env.pop("TQDM_DISABLE", None)
     log_path = work / "jupyterlab.log"
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0",
-           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        f"--port={port}",
+        "--ip=127.0.0.1",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--ServerApp.port_retries=0",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")  # CI containers often run as root; Jupyter refuses without it
     with open(log_path, "wb") as log:
@@ -168,8 +202,13 @@ def page(lab, tmp_path_factory):
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            str(profile), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS,
-            viewport=VIEWPORT, device_scale_factor=1)
+            str(profile),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            viewport=VIEWPORT,
+            device_scale_factor=1,
+        )
         context.set_default_timeout(60_000)
         pg = context.pages[0] if context.pages else context.new_page()
         try:
@@ -230,21 +269,25 @@ def _wait_all_ran(page, lab, rel: str, timeout: float) -> list[str]:
     raise AssertionError(f"Run All did not finish within {timeout:.0f} s; prompts {prompts}")
 
 
-_SCROLLER = ("() => document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer')"
-             " || document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook')")
+_SCROLLER = (
+    "() => document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer')"
+    " || document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook')"
+)
 
 
 def _full_screenshot(page, path: Path) -> None:
     """Grow the viewport to the notebook's content height, scrolled to the top, so one screenshot shows every cell."""
     height = page.evaluate(
         "() => { const cells = document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell');"
-        " let h = 0; cells.forEach(c => { h += c.getBoundingClientRect().height + 30; }); return h; }")
+        " let h = 0; cells.forEach(c => { h += c.getBoundingClientRect().height + 30; }); return h; }"
+    )
     page.set_viewport_size({"width": VIEWPORT["width"], "height": int(min(max(height + 300, 900), 15000))})
     page.evaluate(f"() => {{ const el = ({_SCROLLER})(); if (el) el.scrollTop = 0; }}")
     page.wait_for_timeout(1500)
     page.evaluate(f"() => {{ const el = ({_SCROLLER})(); if (el) el.scrollTop = 0; }}")
-    top = page.evaluate("() => document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell')"
-                        ".getBoundingClientRect().top")
+    top = page.evaluate(
+        "() => document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell').getBoundingClientRect().top"
+    )
     assert 0 <= top < 400, f"the first cell is not at the top of the screenshot (top={top:.0f} px)"
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=True)
@@ -297,14 +340,19 @@ def test_solution_runs_all_cells_without_errors(page, lab, record_property) -> N
     not_run = [i for i, p in enumerate(prompts) if not re.search(r"\[\d+\]", p)]
     assert not not_run, f"code cells {not_run} did not run (prompts {prompts}): an earlier cell failed?"
     errors = _active(page, ".jp-OutputArea-output").filter(has_text="Traceback (most recent call last)")
-    error_texts = errors.all_inner_texts() + _active(page, ".jp-OutputArea-output").filter(
-        has_text=re.compile(r"^\w*(Error|Exception)\b", re.M)).all_inner_texts()
+    error_texts = (
+        errors.all_inner_texts()
+        + _active(page, ".jp-OutputArea-output")
+        .filter(has_text=re.compile(r"^\w*(Error|Exception)\b", re.M))
+        .all_inner_texts()
+    )
     assert not error_texts, "a cell shows an error:\n" + "\n---\n".join(t[:800] for t in error_texts)
     images = _active(page, ".jp-OutputArea-output img")
     assert images.count() >= 1, "no figure rendered in any output area"
     assert page.evaluate(
         "() => Array.from(document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) "
-        ".jp-OutputArea-output img')).some(img => img.complete && img.naturalWidth > 100)"), "figures did not load"
+        ".jp-OutputArea-output img')).some(img => img.complete && img.naturalWidth > 100)"
+    ), "figures did not load"
     # save through the File menu and check the saved file as well
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^File$")).first.click()
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Save Notebook$")).first.click()
@@ -325,8 +373,14 @@ def test_nbgrader_validate_reports_success(lab) -> None:
     fresh.parent.mkdir(exist_ok=True)
     shutil.copy(ROOT / "solutions" / f"{STEM}.ipynb", fresh)
     env = dict(os.environ, COURSE_SIZE="small", TQDM_DISABLE="1", MPLBACKEND="Agg")
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", "validate", fresh.name], cwd=fresh.parent, env=env,
-                          capture_output=True, text=True, timeout=RUN_ALL_TIMEOUT_S)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "validate", fresh.name],
+        cwd=fresh.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_ALL_TIMEOUT_S,
+    )
     output = proc.stdout + proc.stderr
     verdict = [line for line in output.splitlines() if "Success" in line or "failed" in line.lower()]
     print(f"nbgrader validate (exit {proc.returncode}): {verdict[-1] if verdict else '(no verdict line)'}")

@@ -5,6 +5,7 @@ For each notebook: a runtime without the course package, the install source poin
 exercise filled with its worked solution, then `check()` on it. Nothing the runtime had before may change
 version. The failure path: an unreachable install source gives one clear message and no traceback.
 """
+
 from __future__ import annotations
 
 import re
@@ -38,13 +39,15 @@ def _first_exercise(stem: str) -> tuple[str, str]:
     cells = read_notebook(ROOT / "solutions" / f"{stem}.ipynb").cells
     index, cell = next((i, c) for i, c in enumerate(cells) if is_solution_cell(c))
     test_id = next(c.metadata["nbgrader"]["grade_id"] for c in cells[index:] if is_test_cell(c))
-    source = "\n".join(line for line in cell.source.splitlines() if "### BEGIN SOLUTION" not in line
-                       and "### END SOLUTION" not in line)
+    source = "\n".join(
+        line for line in cell.source.splitlines() if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line
+    )
     return test_id, source
 
 
-def test_every_notebook_installs_and_self_checks_in_a_fresh_colab_runtime(runtime: Runtime, wheel: Path,
-                                                                         tmp_path: Path) -> None:
+def test_every_notebook_installs_and_self_checks_in_a_fresh_colab_runtime(
+    runtime: Runtime, wheel: Path, tmp_path: Path
+) -> None:
     print(f"simulated Colab runtime: Python {runtime.version} ({runtime.python})")
     before = runtime.packages()
     assert "dynamic-inference-course" not in before and "nbgrader" not in before
@@ -52,16 +55,20 @@ def test_every_notebook_installs_and_self_checks_in_a_fresh_colab_runtime(runtim
         runtime.uninstall_course()  # every Colab notebook starts in a fresh runtime
         student = read_notebook(ROOT / "notebooks" / f"{stem}.ipynb")
         name, solved = _first_exercise(stem)
-        nb = run_cells(runtime, [
-            f"%env COURSE_INSTALL={wheel}",
-            _cell(student, "setup"),
-            _cell(student, "imports"),
-            solved,
-            "from autograder.tools.selfcheck import check\n"
-            f"report = check(exercise={name!r})\n"
-            "assert report.results and all(s == 'passed' for s in report.states.values()), report.states\n"
-            "print('SELF-CHECK OK', report)",
-        ], tmp_path / stem)
+        nb = run_cells(
+            runtime,
+            [
+                f"%env COURSE_INSTALL={wheel}",
+                _cell(student, "setup"),
+                _cell(student, "imports"),
+                solved,
+                "from autograder.tools.selfcheck import check\n"
+                f"report = check(exercise={name!r})\n"
+                "assert report.results and all(s == 'passed' for s in report.states.values()), report.states\n"
+                "print('SELF-CHECK OK', report)",
+            ],
+            tmp_path / stem,
+        )
         shown = [cell_text(cell) for cell in nb.cells]
         for index, cell in enumerate(nb.cells):
             assert not errors(cell), f"{stem}: cell {index} failed in the simulated runtime:\n{shown[index][-3000:]}"
@@ -75,15 +82,19 @@ def test_every_notebook_installs_and_self_checks_in_a_fresh_colab_runtime(runtim
 def test_unreachable_install_source_gives_one_clear_message(runtime: Runtime, tmp_path: Path) -> None:
     runtime.uninstall_course()
     student = read_notebook(ROOT / "notebooks" / "00_orientation.ipynb")
-    nb = run_cells(runtime, ["%env COURSE_INSTALL=git+http://127.0.0.1:9/nowhere/course-kit.git@v0.1.0",
-                             _cell(student, "setup")], tmp_path, timeout=300)
+    nb = run_cells(
+        runtime,
+        ["%env COURSE_INSTALL=git+http://127.0.0.1:9/nowhere/course-kit.git@v0.1.0", _cell(student, "setup")],
+        tmp_path,
+        timeout=300,
+    )
     found = errors(nb.cells[1])
     assert len(found) == 1, cell_text(nb.cells[1])
     shown = "\n".join(found[0].traceback)
     assert found[0].ename == "CourseInstallError"
     assert shown.startswith("Could not install the course package") and "127.0.0.1:9" in shown
     assert "%env COURSE_INSTALL=" in shown and "Full pip output:" in shown
-    assert "Traceback" not in shown and "File \"" not in shown and "subprocess" not in shown, shown
+    assert "Traceback" not in shown and 'File "' not in shown and "subprocess" not in shown, shown
     log = re.search(r"Full pip output: (\S+)", shown)
     assert log and Path(log[1]).exists()
 

@@ -1,4 +1,5 @@
 """Unit tests of course_lib: cost accounting, data, models, training cache, checks, env."""
+
 from __future__ import annotations
 
 import inspect
@@ -18,19 +19,21 @@ from course_lib import cost, data, env, models, training
 
 def tiny_exit_model() -> models.EarlyExitResNet:
     torch.manual_seed(0)
-    return models.EarlyExitResNet(num_classes=3, in_channels=1, base_width=2, blocks_per_stage=(1, 1),
-                                  stage_strides=(2, 2))
+    return models.EarlyExitResNet(
+        num_classes=3, in_channels=1, base_width=2, blocks_per_stage=(1, 1), stage_strides=(2, 2)
+    )
 
 
 # ----------------------------------------------------------------------------------------- cost
 
+
 def hand_count_tiny() -> list[int]:
     """Hand count for tiny_exit_model on a 1x8x8 input (conv + linear MACs only)."""
-    stem = 2 * 8 * 8 * 1 * 9                                   # 1->2, 3x3, 8x8 output
+    stem = 2 * 8 * 8 * 1 * 9  # 1->2, 3x3, 8x8 output
     stage1 = 2 * 4 * 4 * 2 * 9 + 2 * 4 * 4 * 2 * 9 + 2 * 4 * 4 * 2  # conv s2, conv, 1x1 shortcut (4x4 out)
-    head1 = (2 * 4 * 4) * 3                                    # pool to 4x4, linear 32 -> 3
+    head1 = (2 * 4 * 4) * 3  # pool to 4x4, linear 32 -> 3
     stage2 = 4 * 2 * 2 * 2 * 9 + 4 * 2 * 2 * 4 * 9 + 4 * 2 * 2 * 2  # 2->4 s2 (2x2 out), 4->4, shortcut
-    final = 4 * 3                                              # GAP + linear 4 -> 3
+    final = 4 * 3  # GAP + linear 4 -> 3
     return [stem + stage1 + head1, stem + stage1 + head1 + stage2 + final]
 
 
@@ -60,8 +63,9 @@ def test_small_model_costs_increase_and_include_heads() -> None:
 
 
 def test_module_macs_independent_of_batch_and_mode() -> None:
-    layer = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
-                          nn.Linear(4 * 5 * 5, 2))
+    layer = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 5 * 5, 2)
+    )
     layer.train()
     macs = cost.module_macs(layer, torch.zeros(1, 3, 5, 5))
     assert macs == 4 * 25 * 3 * 9 + 100 * 2  # BN, ReLU not counted
@@ -89,6 +93,7 @@ def test_early_exit_resnet_heads_are_fixed() -> None:
 
 
 # ----------------------------------------------------------------------------------------- data
+
 
 def test_embedded_dataset_contents() -> None:
     X, y = data.load_embedded_arrays()
@@ -133,6 +138,7 @@ def test_offline_download_says_what_to_do(tmp_path, monkeypatch) -> None:
 
     def refuse(*args, **kwargs):
         raise OSError("network disabled in this test")
+
     monkeypatch.setattr(socket.socket, "connect", refuse)
     with pytest.raises(data.DatasetUnavailableError, match="embedded"):
         data.load_dataset("fashion_mnist")
@@ -145,6 +151,7 @@ def test_library_does_not_import_torchvision_at_import_time() -> None:
 
 
 # ----------------------------------------------------------------------------------------- models
+
 
 def test_early_exit_forward_returns_all_exits() -> None:
     model = models.EarlyExitResNet(**models.default_arch("small"))
@@ -161,11 +168,14 @@ def test_width_knob_scales_channels() -> None:
     assert count(wide) > 10 * count(narrow)
 
 
-@pytest.mark.parametrize("bad, message", [
-    (torch.randn(1, 28, 28), "batch of shape"),
-    (torch.randn(2, 3, 28, 28), "batch of shape"),
-    (torch.zeros(2, 1, 28, 28, dtype=torch.uint8), "float images"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (torch.randn(1, 28, 28), "batch of shape"),
+        (torch.randn(2, 3, 28, 28), "batch of shape"),
+        (torch.zeros(2, 1, 28, 28, dtype=torch.uint8), "float images"),
+    ],
+)
 def test_models_reject_bad_inputs(bad, message) -> None:
     for model in (models.ResNet(), models.EarlyExitResNet()):
         with pytest.raises((ValueError, TypeError), match=message):
@@ -195,6 +205,7 @@ def test_strided_stem_halves_the_first_maps_and_cuts_stem_cost() -> None:
 
 # ----------------------------------------------------------------------------------------- training
 
+
 def _tiny_loaders():
     g = torch.Generator().manual_seed(0)
     X = torch.rand(64, 1, 8, 8, generator=g)
@@ -212,8 +223,9 @@ def test_fit_caches_and_reuses(tmp_path, monkeypatch, capsys) -> None:
     train, val = _tiny_loaders()
     config = {"name": "tiny", "seed": 0}
     model = tiny_exit_model()
-    history = training.fit(model, train, num_epochs=2, lr=0.05, loss_fn=_loss, val_loader=val, augment=None,
-                           config=config, device="cpu")
+    history = training.fit(
+        model, train, num_epochs=2, lr=0.05, loss_fn=_loss, val_loader=val, augment=None, config=config, device="cpu"
+    )
     assert len(history) == 2 and len(history[0]["val_acc"]) == 2
     files = list(tmp_path.glob("tiny-*.pt"))
     assert len(files) == 1
@@ -221,15 +233,22 @@ def test_fit_caches_and_reuses(tmp_path, monkeypatch, capsys) -> None:
     with torch.no_grad():
         for p in fresh.parameters():
             p.add_(1.0)
-    again = training.fit(fresh, train, num_epochs=2, lr=0.05, loss_fn=_loss, augment=None, config=config,
-                         device="cpu")
+    again = training.fit(fresh, train, num_epochs=2, lr=0.05, loss_fn=_loss, augment=None, config=config, device="cpu")
     assert "loaded cached weights" in capsys.readouterr().out
     assert again == history
     for a, b in zip(model.state_dict().values(), fresh.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     # a different config trains anew
-    training.fit(tiny_exit_model(), train, num_epochs=1, lr=0.05, loss_fn=_loss, augment=None,
-                 config={"name": "tiny", "seed": 1}, device="cpu")
+    training.fit(
+        tiny_exit_model(),
+        train,
+        num_epochs=1,
+        lr=0.05,
+        loss_fn=_loss,
+        augment=None,
+        config={"name": "tiny", "seed": 1},
+        device="cpu",
+    )
     assert len(list(tmp_path.glob("tiny-*.pt"))) == 2
 
 
@@ -237,21 +256,24 @@ def test_fit_rejects_corrupt_and_mismatched_checkpoints(tmp_path, monkeypatch) -
     monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
     train, _ = _tiny_loaders()
     config = {"name": "tiny", "seed": 0}
-    training.fit(tiny_exit_model(), train, num_epochs=1, lr=0.05, loss_fn=_loss, augment=None, config=config,
-                 device="cpu")
+    training.fit(
+        tiny_exit_model(), train, num_epochs=1, lr=0.05, loss_fn=_loss, augment=None, config=config, device="cpu"
+    )
     (path,) = tmp_path.glob("tiny-*.pt")
     path.write_bytes(b"not a checkpoint")
     with pytest.warns(RuntimeWarning, match="unusable"):
-        training.fit(tiny_exit_model(), train, num_epochs=1, lr=0.05, loss_fn=_loss, augment=None, config=config,
-                     device="cpu")
+        training.fit(
+            tiny_exit_model(), train, num_epochs=1, lr=0.05, loss_fn=_loss, augment=None, config=config, device="cpu"
+        )
     assert torch.load(path, weights_only=True)["key"]  # retrained and rewritten
     # a checkpoint whose stored key differs (e.g. copied from another config) is rejected too
     ckpt = torch.load(path, weights_only=True)
     ckpt["key"] = "0" * 64
     torch.save(ckpt, path)
     with pytest.warns(RuntimeWarning, match="does not match"):
-        training.fit(tiny_exit_model(), train, num_epochs=1, lr=0.05, loss_fn=_loss, augment=None, config=config,
-                     device="cpu")
+        training.fit(
+            tiny_exit_model(), train, num_epochs=1, lr=0.05, loss_fn=_loss, augment=None, config=config, device="cpu"
+        )
 
 
 def test_random_shift_keeps_shape_and_content() -> None:
@@ -262,6 +284,7 @@ def test_random_shift_keeps_shape_and_content() -> None:
 
 
 # ----------------------------------------------------------------------------------------- env and checks
+
 
 def test_run_size_switch(monkeypatch) -> None:
     monkeypatch.setenv(env.SIZE_ENV_VAR, "full")
@@ -296,12 +319,12 @@ def test_random_shift_returns_standard_strides() -> None:
 
 # ----------------------------------------------------------------------------------------- timing
 
+
 def test_median_times_alternates_and_measures() -> None:
     import time
 
     calls: list[str] = []
-    candidates = {"slow": lambda: (calls.append("slow"), time.sleep(0.02)),
-                  "fast": lambda: calls.append("fast")}
+    candidates = {"slow": lambda: (calls.append("slow"), time.sleep(0.02)), "fast": lambda: calls.append("fast")}
     times = cl.timing.median_times(candidates, repeats=3)
     assert calls == ["slow", "fast"] * 4  # one warm-up round, then 3 alternating rounds
     assert set(times) == {"slow", "fast"}

@@ -6,6 +6,7 @@
 - Docstrings: every public function and class says "Introduced in <stem>." for an existing notebook stem, and
   it answers none of that notebook's graded functions.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -47,7 +48,10 @@ def returns_a_value(obj: Any) -> bool:
     None (the checks) and the plots, which draw and return matplotlib's objects (Axes, an array of Axes)."""
     if inspect.isclass(obj):
         return True
-    return obj.__module__ != course_lib.plots.__name__ and inspect.signature(obj).return_annotation not in (None, "None")
+    return obj.__module__ != course_lib.plots.__name__ and inspect.signature(obj).return_annotation not in (
+        None,
+        "None",
+    )
 
 
 def graded_functions() -> dict[tuple[str, str], tuple[str, ...]]:
@@ -109,8 +113,7 @@ def _passes_all(stem: str, graded_name: str, tests: tuple[str, ...], library_key
     """
     import matplotlib.pyplot as plt
 
-    mutant = Mutant(f"{graded_name} replaced by course_lib.{library_key}", tests,
-                    {graded_name: disguised(library_obj)})
+    mutant = Mutant(f"{graded_name} replaced by course_lib.{library_key}", tests, {graded_name: disguised(library_obj)})
     first = next(test for test in load_suite(stem).tests if test.name == tests[0])
     stem_before = course_lib.env.current_stem()
     with torch.random.fork_rng(devices=[]):
@@ -147,8 +150,10 @@ def answered(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], 
 def test_no_public_name_is_a_graded_name() -> None:
     graded_names = {name for _, name in graded_functions()}
     clashes = sorted(key for key in public_objects() if key.split(".", 1)[1] in graded_names)
-    assert not clashes, (f"course_lib exports graded function names: {clashes}. Rename or drop them: a student "
-                         f"could import the library's version under the exercise's name.")
+    assert not clashes, (
+        f"course_lib exports graded function names: {clashes}. Rename or drop them: a student "
+        f"could import the library's version under the exercise's name."
+    )
 
 
 def undeclared_public_callables() -> list[str]:
@@ -157,8 +162,13 @@ def undeclared_public_callables() -> list[str]:
     for module_name in course_lib.__all__:
         module = getattr(course_lib, module_name)
         if inspect.ismodule(module) and not hasattr(module, "__all__"):
-            missing += [f"{module_name}.{name}" for name, obj in vars(module).items() if not name.startswith("_")
-                        and (inspect.isfunction(obj) or inspect.isclass(obj)) and obj.__module__ == module.__name__]
+            missing += [
+                f"{module_name}.{name}"
+                for name, obj in vars(module).items()
+                if not name.startswith("_")
+                and (inspect.isfunction(obj) or inspect.isclass(obj))
+                and obj.__module__ == module.__name__
+            ]
     return missing
 
 
@@ -169,9 +179,11 @@ def test_no_public_callable_passes_a_graded_functions_tests(answered: dict[tuple
     tests = graded_functions()[("03_early_exit", "expected_cost")]
     assert can_stand_in(reference["expected_cost"], reference["expected_cost"])
     assert _passes_all("03_early_exit", "expected_cost", tests, "reference.expected_cost", reference["expected_cost"])
-    assert not answered, ("course_lib callables pass every hidden test of a graded function: "
-                          + "; ".join(f"{stem} {name} <- {', '.join(keys)}" for (stem, name), keys in answered.items())
-                          + ". Narrow or move the library code so that its contract is not the exercise's answer.")
+    assert not answered, (
+        "course_lib callables pass every hidden test of a graded function: "
+        + "; ".join(f"{stem} {name} <- {', '.join(keys)}" for (stem, name), keys in answered.items())
+        + ". Narrow or move the library code so that its contract is not the exercise's answer."
+    )
 
 
 def test_docstrings_name_the_notebook_that_introduced_each_object() -> None:

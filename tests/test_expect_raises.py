@@ -1,4 +1,5 @@
 """expect_raises (hidden tests) and raised_error_name (probes): the one way to grade "must raise ValueError"."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -54,8 +55,15 @@ def _exits(x: int) -> int:
     raise SystemExit(3)
 
 
-NAMESPACE = {"validating": _validating, "wrong_error": _wrong_error, "silent_error": _silent_error,
-             "own_subclass": _own_subclass, "accepts_anything": _accepts_anything, "stub": _stub, "exits": _exits}
+NAMESPACE = {
+    "validating": _validating,
+    "wrong_error": _wrong_error,
+    "silent_error": _silent_error,
+    "own_subclass": _own_subclass,
+    "accepts_anything": _accepts_anything,
+    "stub": _stub,
+    "exits": _exits,
+}
 
 
 class WireStudent(Student):

@@ -1,4 +1,5 @@
 """The reference modules are generated from the solution cells: one copy of every answer, checked for drift."""
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,8 @@ def test_committed_reference_equals_the_export(stem: str) -> None:
     committed = reference_path(stem).read_text(encoding="utf-8")
     assert committed == export_reference(stem), (
         f"autograder/course/{stem}/reference.py differs from what solutions/{stem}.ipynb generates: "
-        "run python -m autograder release")
+        "run python -m autograder release"
+    )
 
 
 def test_editing_a_solution_cell_body_makes_release_check_report_drift(tmp_path: Path, capsys) -> None:
@@ -54,20 +56,30 @@ def _meta(**kw) -> dict:
 
 def _demo_notebook(extra_graded_source: str = "") -> nbformat.NotebookNode:
     """Graded code that uses given definitions, next to demo code that must never run on import."""
-    graded = ("def scaled(x):\n    ### BEGIN SOLUTION\n    return SCALE * helper(x)\n    ### END SOLUTION\n"
-              + extra_graded_source)
+    graded = (
+        "def scaled(x):\n    ### BEGIN SOLUTION\n    return SCALE * helper(x)\n    ### END SOLUTION\n"
+        + extra_graded_source
+    )
     cells = [
         new_code_cell("raise SystemExit('the setup cell ran')", id="d-setup", metadata=_meta(grade_id="setup")),
         new_code_cell("import json\nimport math\n\nRAN = []", id="d-imports", metadata=_meta(grade_id="imports")),
-        new_code_cell("SCALE = 3\n\ndef helper(x):\n    return math.floor(x)\n\n"
-                      "raise RuntimeError('demo code ran at import')", id="d-given"),
+        new_code_cell(
+            "SCALE = 3\n\ndef helper(x):\n    return math.floor(x)\n\nraise RuntimeError('demo code ran at import')",
+            id="d-given",
+        ),
         new_code_cell("%matplotlib inline", id="d-magic"),
         new_code_cell(graded, id="d-graded", metadata=_meta(solution=True, grade=False, grade_id="scaled_impl")),
-        new_code_cell("RAN.append('test')\nassert scaled(2.5) == 6", id="d-test",
-                      metadata=_meta(grade=True, solution=False, points=1, grade_id="test_scaled")),
-        new_code_cell("def train():\n    raise RuntimeError('training ran at import')\n\nmodel = train()\n"
-                      "RAN.append('demo')\n\nclass Wrapper:\n    def __call__(self, x):\n        return scaled(x) + 1\n\n"
-                      "def evaluate():\n    return scaled(model)", id="d-demo"),
+        new_code_cell(
+            "RAN.append('test')\nassert scaled(2.5) == 6",
+            id="d-test",
+            metadata=_meta(grade=True, solution=False, points=1, grade_id="test_scaled"),
+        ),
+        new_code_cell(
+            "def train():\n    raise RuntimeError('training ran at import')\n\nmodel = train()\n"
+            "RAN.append('demo')\n\nclass Wrapper:\n    def __call__(self, x):\n        return scaled(x) + 1\n\n"
+            "def evaluate():\n    return scaled(model)",
+            id="d-demo",
+        ),
     ]
     return new_notebook(cells=cells)
 
@@ -110,8 +122,9 @@ print(time.perf_counter() - start)
 
 
 def test_committed_references_import_cheaply_without_demo_code() -> None:
-    done = subprocess.run([sys.executable, "-c", _IMPORT_ALL, *STEMS], capture_output=True, text=True, cwd=ROOT,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", _IMPORT_ALL, *STEMS], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     seconds = json.loads(done.stdout.strip().splitlines()[-1])
     assert seconds < 20, f"importing the {len(STEMS)} reference modules took {seconds:.1f} s (torch already loaded)"

@@ -7,6 +7,7 @@ and COURSE_TRAIN_CAP caps every `fit` call (course_lib.env.train_cap). So the no
 The fit log (COURSE_FIT_LOG) records each training call's requested full-size epochs, which
 benchmarks/fullsize_estimate.py turns into the Colab T4 estimate of docs/benchmarks.md.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,11 +37,27 @@ def fullsize(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("fullsize")
     write_cifar10(base / "data" / "downloads")
     write_fashion_mnist(base / "data" / "downloads")
-    saved = {k: os.environ.get(k) for k in ("COURSE_SIZE", "COURSE_TRAIN_CAP", "COURSE_SKIP_CHECKSUM",
-                                            "COURSE_DATA_DIR", "COURSE_CACHE_DIR", "COURSE_FIT_LOG")}
-    os.environ.update({"COURSE_SIZE": "full", "COURSE_TRAIN_CAP": CAP, "COURSE_SKIP_CHECKSUM": "1",
-                       "COURSE_DATA_DIR": str(base / "data"), "COURSE_CACHE_DIR": str(base / "cache"),
-                       "COURSE_FIT_LOG": str(base / "fits.jsonl")})
+    saved = {
+        k: os.environ.get(k)
+        for k in (
+            "COURSE_SIZE",
+            "COURSE_TRAIN_CAP",
+            "COURSE_SKIP_CHECKSUM",
+            "COURSE_DATA_DIR",
+            "COURSE_CACHE_DIR",
+            "COURSE_FIT_LOG",
+        )
+    }
+    os.environ.update(
+        {
+            "COURSE_SIZE": "full",
+            "COURSE_TRAIN_CAP": CAP,
+            "COURSE_SKIP_CHECKSUM": "1",
+            "COURSE_DATA_DIR": str(base / "data"),
+            "COURSE_CACHE_DIR": str(base / "cache"),
+            "COURSE_FIT_LOG": str(base / "fits.jsonl"),
+        }
+    )
     yield base
     for key, value in saved.items():
         if value is None:
@@ -60,8 +77,10 @@ def test_solution_runs_at_full_size(stem: str, fullsize: Path) -> None:
     start = time.perf_counter()
     result = execute_notebook(ROOT / "solutions" / f"{stem}.ipynb", fullsize / "executed" / stem, timeout=1200)
     SECONDS[stem] = time.perf_counter() - start
-    assert result.ok, (f"{stem} at COURSE_SIZE=full: cell {result.cell_index} failed after {result.seconds:.0f} s\n"
-                       f"{result.cell_source[:2000]}\n{result.error}")
+    assert result.ok, (
+        f"{stem} at COURSE_SIZE=full: cell {result.cell_index} failed after {result.seconds:.0f} s\n"
+        f"{result.cell_source[:2000]}\n{result.error}"
+    )
     text = result.output.read_text(encoding="utf-8")
     assert "run size: full" in text, "the notebook did not run at the full size"
     EXECUTED[stem] = result.output
@@ -85,8 +104,12 @@ def test_full_size_notebooks_get_full_marks(fullsize: Path, tmp_path: Path) -> N
     for stem, path in EXECUTED.items():
         shutil.copy(path, subs / f"{stem}.ipynb")
     out = tmp_path / "grades"
-    assert grade_main([str(subs.parent), "--out", str(out), "--workers", "2", "--quiet",
-                       "--release-dir", str(ROOT / "notebooks")]) == 0
+    assert (
+        grade_main(
+            [str(subs.parent), "--out", str(out), "--workers", "2", "--quiet", "--release-dir", str(ROOT / "notebooks")]
+        )
+        == 0
+    )
     rows = read_results(out / "results.jsonl")
     assert {r["stem"] for r in rows} == set(STEMS)
     for row in rows:

@@ -6,6 +6,7 @@ model's parameters and buffers become `OtherDeviceTensor`s, which hold their dat
 as CUDA does, any op that mixes them with a CPU tensor; `.cpu()` and `.to("cpu")` give plain CPU tensors.
 G8: notebook 03 must compute its logits on the training device and time only a subset at the full size.
 """
+
 from __future__ import annotations
 
 import re
@@ -36,8 +37,9 @@ class OtherDeviceTensor(torch.Tensor):
     """
 
     @classmethod
-    def __torch_function__(cls, func: Callable, types: Iterable[type], args: tuple = (),
-                           kwargs: dict | None = None) -> Any:
+    def __torch_function__(
+        cls, func: Callable, types: Iterable[type], args: tuple = (), kwargs: dict | None = None
+    ) -> Any:
         kwargs = kwargs or {}
         if func is torch.Tensor.cpu or (func is torch.Tensor.to and _moves_to_cpu(args[1:], kwargs)):
             with torch._C.DisableTorchFunctionSubclass():
@@ -45,8 +47,7 @@ class OtherDeviceTensor(torch.Tensor):
         if func is torch.Tensor.numpy:
             raise TypeError("can't convert a tensor on another device to numpy: use Tensor.cpu() first.")
         tensors = list(_tensors((args, kwargs)))
-        if any(isinstance(t, cls) for t in tensors) and any(
-                not isinstance(t, cls) and t.ndim > 0 for t in tensors):
+        if any(isinstance(t, cls) for t in tensors) and any(not isinstance(t, cls) and t.ndim > 0 for t in tensors):
             raise RuntimeError(f"{MIXED_DEVICES}, but found at least two devices, other:0 and cpu!")
         return super().__torch_function__(func, types, args, kwargs)
 
@@ -74,8 +75,9 @@ def move_to_other_device(module: nn.Module) -> None:
     for sub in module.modules():
         for name, param in list(sub._parameters.items()):
             if param is not None:
-                sub._parameters[name] = nn.Parameter(param.detach().as_subclass(OtherDeviceTensor),
-                                                     requires_grad=param.requires_grad)
+                sub._parameters[name] = nn.Parameter(
+                    param.detach().as_subclass(OtherDeviceTensor), requires_grad=param.requires_grad
+                )
         for name, buffer in list(sub._buffers.items()):
             if buffer is not None:
                 sub._buffers[name] = buffer.as_subclass(OtherDeviceTensor)
@@ -176,6 +178,7 @@ def test_visible_checks_that_train_pass_with_the_model_on_another_device(monkeyp
 
 # ------------------------------------------------------------------------------------------------ G8: 03
 
+
 def _code_cells(stem: str) -> list:
     return [c for c in read_notebook(ROOT / "solutions" / f"{stem}.ipynb").cells if c.cell_type == "code"]
 
@@ -184,8 +187,7 @@ def _run(cell: Any, namespace: dict) -> None:
     exec(compile(_visible(cell.source), f"<03_early_exit:{cell.get('id')}>", "exec"), namespace)
 
 
-def test_03_computes_every_logit_on_the_training_device_before_the_cpu_move(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_03_computes_every_logit_on_the_training_device_before_the_cpu_move(monkeypatch: pytest.MonkeyPatch) -> None:
     """G8: train, val and test logits come from the training device; only then does the model go to the CPU."""
     training_device = torch.device("meta")  # stands in for the GPU: nothing below computes on it
     events: list[tuple] = []
@@ -216,18 +218,21 @@ def test_03_computes_every_logit_on_the_training_device_before_the_cpu_move(
     for cell in _code_cells("03_early_exit"):
         if nbgrader_meta(cell).get("grade_id") == "setup":
             continue
-        assert not (is_solution_cell(cell) or is_test_cell(cell)), \
+        assert not (is_solution_cell(cell) or is_test_cell(cell)), (
             "03 reaches its exercises without moving the model to the CPU"
+        )
         _run(cell, namespace)
         if ("to cpu",) in events:
             break
     splits = namespace["splits"]
-    before_move = events[:events.index(("to cpu",))]
+    before_move = events[: events.index(("to cpu",))]
     sizes = {len(splits.y_train), len(splits.y_val), len(splits.y_test)}
-    assert {e[1] for e in before_move if e[0] == "logits"} == sizes, \
+    assert {e[1] for e in before_move if e[0] == "logits"} == sizes, (
         f"logits of the train/val/test splits should be collected before the model moves to the CPU: {events}"
-    assert all(e[2] == training_device.type for e in events if e[0] == "logits"), \
+    )
+    assert all(e[2] == training_device.type for e in events if e[0] == "logits"), (
         f"logits should be collected on the training device: {events}"
+    )
 
 
 class _CountingModel(nn.Module):
@@ -257,11 +262,18 @@ def _images_timed(size: str, n_test: int, monkeypatch: pytest.MonkeyPatch) -> in
     model = _CountingModel()
     early_seen = []
     namespace.update(
-        splits=types.SimpleNamespace(X_test=torch.zeros(1, 3, 32, 32).expand(n_test, 3, 32, 32),
-                                     y_test=torch.zeros(n_test, dtype=torch.long)),
-        model=model, test_logits=torch.zeros(3, n_test, 10), test_y=torch.zeros(n_test, dtype=torch.long),
-        costs=[1.0, 2.0, 3.0], full_cost=3.0, chosen={"threshold": 0.1, "test_cost": 3.0}, mac_ratio=1.0,
-        early_exit_inference=lambda m, xb, threshold: early_seen.append(len(xb)))
+        splits=types.SimpleNamespace(
+            X_test=torch.zeros(1, 3, 32, 32).expand(n_test, 3, 32, 32), y_test=torch.zeros(n_test, dtype=torch.long)
+        ),
+        model=model,
+        test_logits=torch.zeros(3, n_test, 10),
+        test_y=torch.zeros(n_test, dtype=torch.long),
+        costs=[1.0, 2.0, 3.0],
+        full_cost=3.0,
+        chosen={"threshold": 0.1, "test_cost": 3.0},
+        mac_ratio=1.0,
+        early_exit_inference=lambda m, xb, threshold: early_seen.append(len(xb)),
+    )
 
     def run_each_once(candidates: dict, repeats: int = 7, sync: Any = None) -> dict:
         for fn in candidates.values():

@@ -8,6 +8,7 @@
   smoke-test cap (COURSE_TRAIN_CAP) on the epochs;
 - K2: no numpy name outside the range pyproject allows (numpy >= 1.26, including 2.x).
 """
+
 from __future__ import annotations
 
 import ast
@@ -35,11 +36,15 @@ GATE_STEM, DISTILL_STEM = "04_layer_skipping", "05_self_distillation"
 
 # ----------------------------------------------------------------------------------------- helpers
 
+
 def _cells(stem: str) -> dict[str, str]:
     """Sources of the code cells of solutions/<stem>.ipynb by cell id, hidden-test blocks cut off."""
     notebook = read_notebook(SOLUTIONS / f"{stem}.ipynb")
-    return {cell.get("id"): cell.source.split("### BEGIN HIDDEN TESTS")[0]
-            for cell in notebook.cells if cell.cell_type == "code"}
+    return {
+        cell.get("id"): cell.source.split("### BEGIN HIDDEN TESTS")[0]
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+    }
 
 
 def _run_cells(stem: str, ids: list[str]) -> dict[str, Any]:
@@ -52,10 +57,12 @@ def _run_cells(stem: str, ids: list[str]) -> dict[str, Any]:
 
 def _capped_fit(fit: Callable[..., Any]) -> Callable[..., Any]:
     """`fit` that obeys COURSE_TRAIN_CAP's epoch cap at call time (as course_lib's fit does once it applies it)."""
+
     @functools.wraps(fit)
     def capped(*args: Any, num_epochs: int, **kwargs: Any) -> Any:
         cap = cl.env.train_cap()
         return fit(*args, num_epochs=num_epochs if cap is None else min(num_epochs, cap.epochs), **kwargs)
+
     return capped
 
 
@@ -66,6 +73,7 @@ def _result(stem: str, namespace: dict, test: str):
 
 
 # ----------------------------------------------------------------------------------------- G2: fp16 Gumbel gate
+
 
 def test_solution_gate_is_finite_for_float16_logits_and_a_zero_draw() -> None:
     gate = _run_cells(GATE_STEM, ["04-03", "04-09"])["st_gumbel_gate"]
@@ -157,8 +165,10 @@ def test_timing_scan_finds_unsynchronised_timers() -> None:
 def test_solutions_time_only_through_median_times_with_sync(stem: str) -> None:
     """GPU work is asynchronous: a timer without a device sync stops when work is queued, not done (G3)."""
     problems = [f"cell {cid}, {p}" for cid, src in _cells(stem).items() for p in timing_problems(src)]
-    assert not problems, (f"solutions/{stem}.ipynb times work without a device sync: {problems}. Time with "
-                          f"cl.timing.median_times({{...}}, sync=cl.timing.device_sync(<device of the timed model>)).")
+    assert not problems, (
+        f"solutions/{stem}.ipynb times work without a device sync: {problems}. Time with "
+        f"cl.timing.median_times({{...}}, sync=cl.timing.device_sync(<device of the timed model>))."
+    )
 
 
 def test_device_sync_is_a_no_op_on_the_cpu() -> None:
@@ -189,6 +199,7 @@ def test_describe_device_names_what_was_timed(monkeypatch: pytest.MonkeyPatch) -
 
 # ----------------------------------------------------------------------------------------- G4: same-seed checks
 
+
 def _noisy(train: Callable[..., Any], scale: float, seed_shift: int = 0) -> Callable[..., Any]:
     """train_exit_model whose weights get fresh random noise of relative size `scale` after every call."""
     noise = torch.Generator().manual_seed(random.SystemRandom().randrange(2**31))  # differs per call, like CUDA
@@ -200,6 +211,7 @@ def _noisy(train: Callable[..., Any], scale: float, seed_shift: int = 0) -> Call
                 if value.is_floating_point():
                     value.add_(value.abs() * scale * torch.randn(value.shape, generator=noise))
         return model, history
+
     return train_exit_model
 
 
@@ -218,6 +230,7 @@ def test_same_seed_check_still_rejects_real_differences(scale: float, seed_shift
 
     def train_exit_model(*args: Any, **kwargs: Any):
         return _noisy(reference, scale, next(calls))(*args, **kwargs)
+
     namespace["train_exit_model"] = train_exit_model
     result = _result(DISTILL_STEM, namespace, "train_fresh_seeded_model")
     assert result.state == "failed", f"{result.state}: {result.message}"
@@ -229,15 +242,22 @@ def test_training_probe_trains_without_amp_and_restores_settings(monkeypatch: py
     def fit_with_amp_switch(*args: Any, amp: str = "auto", **kwargs: Any):
         seen.append(amp)
         return real_fit(*args, **kwargs)
+
     monkeypatch.setattr(cl.training, "fit", fit_with_amp_switch)
-    flags = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark,
-             torch.are_deterministic_algorithms_enabled())
+    flags = (
+        torch.backends.cudnn.deterministic,
+        torch.backends.cudnn.benchmark,
+        torch.are_deterministic_algorithms_enabled(),
+    )
     result = _result(DISTILL_STEM, reference_namespace(DISTILL_STEM), "train_fresh_seeded_model")
     assert result.state == "passed", result.message
     assert seen and set(seen) == {"off"}
     assert cl.training.fit is fit_with_amp_switch
-    assert (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark,
-            torch.are_deterministic_algorithms_enabled()) == flags
+    assert (
+        torch.backends.cudnn.deterministic,
+        torch.backends.cudnn.benchmark,
+        torch.are_deterministic_algorithms_enabled(),
+    ) == flags
 
 
 def test_05_visible_training_check_accepts_a_capped_run(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -253,6 +273,7 @@ def test_reproducible_training_leaves_a_fit_without_the_switch_alone(monkeypatch
 
     def fit_without_switch(model, loader, *, num_epochs: int, **kwargs: Any) -> list:
         return []
+
     monkeypatch.setattr(cl.training, "fit", fit_without_switch)
     with probes.reproducible_training():
         assert cl.training.fit is fit_without_switch
@@ -265,32 +286,108 @@ def test_reproducible_training_leaves_a_fit_without_the_switch_alone(monkeypatch
 # Names in numpy 2.x's namespace that numpy 1.26 lacks, and names of numpy 1.26 that numpy 2.x removed
 # (taken from dir(numpy) of numpy 1.26.4 and 2.4; pyproject.toml allows numpy>=1.26).
 NOT_IN_NUMPY_1_26 = {
-    "acos", "acosh", "asin", "asinh", "astype", "atan", "atan2", "atanh", "bitwise_count", "bitwise_invert",
-    "bitwise_left_shift", "bitwise_right_shift", "bool", "concat", "cumulative_prod", "cumulative_sum", "isdtype",
-    "long", "matrix_transpose", "matvec", "permute_dims", "pow", "trapezoid", "ulong", "unique_all",
-    "unique_counts", "unique_inverse", "unique_values", "unstack", "vecdot", "vecmat",
+    "acos",
+    "acosh",
+    "asin",
+    "asinh",
+    "astype",
+    "atan",
+    "atan2",
+    "atanh",
+    "bitwise_count",
+    "bitwise_invert",
+    "bitwise_left_shift",
+    "bitwise_right_shift",
+    "bool",
+    "concat",
+    "cumulative_prod",
+    "cumulative_sum",
+    "isdtype",
+    "long",
+    "matrix_transpose",
+    "matvec",
+    "permute_dims",
+    "pow",
+    "trapezoid",
+    "ulong",
+    "unique_all",
+    "unique_counts",
+    "unique_inverse",
+    "unique_values",
+    "unstack",
+    "vecdot",
+    "vecmat",
 }
 GONE_IN_NUMPY_2 = {
-    "Inf", "Infinity", "NaN", "NINF", "NZERO", "PINF", "PZERO", "alltrue", "asfarray", "byte_bounds", "cast",
-    "cfloat", "clongfloat", "compare_chararrays", "complex_", "cumproduct", "deprecate", "disp",
-    "fastCopyAndTranspose", "find_common_type", "float_", "format_parser", "in1d", "infty", "issctype",
-    "issubclass_", "longcomplex", "longfloat", "lookfor", "mat", "maximum_sctype", "msort", "obj2sctype",
-    "product", "recfromcsv", "recfromtxt", "round_", "safe_eval", "sctype2char", "sctypes",
-    "set_string_function", "singlecomplex", "sometrue", "string_", "trapz", "unicode_", "who",
+    "Inf",
+    "Infinity",
+    "NaN",
+    "NINF",
+    "NZERO",
+    "PINF",
+    "PZERO",
+    "alltrue",
+    "asfarray",
+    "byte_bounds",
+    "cast",
+    "cfloat",
+    "clongfloat",
+    "compare_chararrays",
+    "complex_",
+    "cumproduct",
+    "deprecate",
+    "disp",
+    "fastCopyAndTranspose",
+    "find_common_type",
+    "float_",
+    "format_parser",
+    "in1d",
+    "infty",
+    "issctype",
+    "issubclass_",
+    "longcomplex",
+    "longfloat",
+    "lookfor",
+    "mat",
+    "maximum_sctype",
+    "msort",
+    "obj2sctype",
+    "product",
+    "recfromcsv",
+    "recfromtxt",
+    "round_",
+    "safe_eval",
+    "sctype2char",
+    "sctypes",
+    "set_string_function",
+    "singlecomplex",
+    "sometrue",
+    "string_",
+    "trapz",
+    "unicode_",
+    "who",
 }
 
 
 def numpy_range_problems(source: str) -> list[str]:
     """numpy names in `source` that one end of numpy >= 1.26 lacks (np.trapezoid, np.float_, ...)."""
     tree = _code(source)
-    aliases = {"np", "numpy"} | {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.Import)
-                                 for a in n.names if a.name == "numpy"}  # notebooks import in another cell
+    aliases = {"np", "numpy"} | {
+        a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names if a.name == "numpy"
+    }  # notebooks import in another cell
     bad = NOT_IN_NUMPY_1_26 | GONE_IN_NUMPY_2
-    problems = [f"line {n.lineno}: numpy.{a.name}" for n in ast.walk(tree)
-                if isinstance(n, ast.ImportFrom) and n.module == "numpy" for a in n.names if a.name in bad]
-    problems += [f"line {n.lineno}: {n.value.id}.{n.attr}" for n in ast.walk(tree)
-                 if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id in aliases
-                 and n.attr in bad]
+    problems = [
+        f"line {n.lineno}: numpy.{a.name}"
+        for n in ast.walk(tree)
+        if isinstance(n, ast.ImportFrom) and n.module == "numpy"
+        for a in n.names
+        if a.name in bad
+    ]
+    problems += [
+        f"line {n.lineno}: {n.value.id}.{n.attr}"
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id in aliases and n.attr in bad
+    ]
     return problems
 
 
@@ -314,5 +411,7 @@ def test_numpy_scan_finds_names_outside_the_range() -> None:
 
 def test_code_uses_numpy_names_that_every_allowed_numpy_has() -> None:
     problems = [f"{where}: {p}" for where, source in _python_sources() for p in numpy_range_problems(source)]
-    assert not problems, ("numpy names missing from numpy 1.26 or removed in numpy 2 (pyproject allows "
-                          f"numpy>=1.26): {problems}. Write them out or use scipy (e.g. scipy.integrate.trapezoid).")
+    assert not problems, (
+        "numpy names missing from numpy 1.26 or removed in numpy 2 (pyproject allows "
+        f"numpy>=1.26): {problems}. Write them out or use scipy (e.g. scipy.integrate.trapezoid)."
+    )

@@ -4,6 +4,7 @@ One batch of synthetic submissions is graded once (2 workers) and the tests belo
 each submission exercises one thing students do (see SUBMISSIONS). Runner start-up dominates the time
 (each runner imports torch); on a loaded 2-core machine the batch takes one to two minutes.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,15 +22,15 @@ from autograder.grader.report import read_results
 
 ROOT = Path(__file__).resolve().parent.parent
 
-SPOOF = '''class AlwaysEqual:
+SPOOF = """class AlwaysEqual:
     def __eq__(self, other):
         return True
     def __ne__(self, other):
         return False
 def scale(x, k):
-    return AlwaysEqual()'''
+    return AlwaysEqual()"""
 
-MONKEY = '''import torch
+MONKEY = """import torch
 import course_lib.checks
 from autograder import student as student_api, suite as fw
 torch.allclose = lambda *a, **k: True
@@ -37,18 +38,25 @@ torch.Tensor.__eq__ = lambda self, other: torch.ones((), dtype=torch.bool)
 course_lib.checks.check_close = lambda *a, **k: None
 fw.expect = fw.expect_close = lambda *a, **k: None
 def add(a, b):
-    return a - b'''
+    return a - b"""
 
-SUBCLASS = '''class Spoof(torch.Tensor):
+SUBCLASS = """class Spoof(torch.Tensor):
     pass
 def scale(x, k):
-    return (x * 0).as_subclass(Spoof)'''
+    return (x * 0).as_subclass(Spoof)"""
 
 # student -> (points, {test: state}) for the submissions built in `batch`
 EXPECTED = {
     "alice": (4, {}),
-    "bob": (0, {"add_tensors": "not attempted", "add_broadcast": "not attempted", "scale_by_k": "not attempted",
-                "model_has_two_linear": "not attempted"}),
+    "bob": (
+        0,
+        {
+            "add_tensors": "not attempted",
+            "add_broadcast": "not attempted",
+            "scale_by_k": "not attempted",
+            "model_has_two_linear": "not attempted",
+        },
+    ),
     "carol": (2, {"scale_by_k": "not attempted", "model_has_two_linear": "not attempted"}),
     "dave": (3, {"scale_by_k": "timeout"}),
     "erin": (4, {}),
@@ -74,37 +82,52 @@ def build_batch(base: Path) -> tuple[Path, Path]:
     (hidden / f"{S.STEM}.py").write_text(S.SUITE_SOURCE)
     subs = base / "submissions"
     full = S.notebook()
-    S.write(subs / "alice" / f"{S.STEM}.ipynb", full)                                  # full marks
-    S.write(subs / "bob" / f"{S.STEM}.ipynb", S.release())                             # untouched
-    S.write(subs / "carol" / f"{S.STEM}.ipynb",                                         # partial
-            S.notebook(scale=S.stub(S.SCALE), model=S.stub(S.MODEL)))
-    S.write(subs / "dave" / f"{S.STEM}.ipynb",                                          # loop in a function
-            S.notebook(scale="def scale(x, k):\n    while True:\n        pass"))
-    S.write(subs / "erin" / f"{S.STEM}.ipynb",                                          # loop at top level
-            S.notebook(scale=S.SCALE + "\nwhile True:\n    pass"))
-    S.write(subs / "frank" / f"{S.STEM}.ipynb",                                         # exception at import
-            S.notebook(scale="import not_a_real_module_xyz\n" + S.SCALE))
+    S.write(subs / "alice" / f"{S.STEM}.ipynb", full)  # full marks
+    S.write(subs / "bob" / f"{S.STEM}.ipynb", S.release())  # untouched
+    S.write(
+        subs / "carol" / f"{S.STEM}.ipynb",  # partial
+        S.notebook(scale=S.stub(S.SCALE), model=S.stub(S.MODEL)),
+    )
+    S.write(
+        subs / "dave" / f"{S.STEM}.ipynb",  # loop in a function
+        S.notebook(scale="def scale(x, k):\n    while True:\n        pass"),
+    )
+    S.write(
+        subs / "erin" / f"{S.STEM}.ipynb",  # loop at top level
+        S.notebook(scale=S.SCALE + "\nwhile True:\n    pass"),
+    )
+    S.write(
+        subs / "frank" / f"{S.STEM}.ipynb",  # exception at import
+        S.notebook(scale="import not_a_real_module_xyz\n" + S.SCALE),
+    )
     grace = S.notebook()
-    grace["cells"] = [c for c in grace["cells"] if c["id"] != "scale-test"]             # deleted test cell
+    grace["cells"] = [c for c in grace["cells"] if c["id"] != "scale-test"]  # deleted test cell
     S.write(subs / "grace" / f"{S.STEM}.ipynb", grace)
-    S.write(subs / "heidi" / "homework (1).ipynb", S.strip_metadata(full))              # stripped + renamed
+    S.write(subs / "heidi" / "homework (1).ipynb", S.strip_metadata(full))  # stripped + renamed
     text = json.dumps(full, indent=1)
-    S.write(subs / f"{S.STEM}_ivan.ipynb", text[: len(text) // 2])                      # truncated JSON
+    S.write(subs / f"{S.STEM}_ivan.ipynb", text[: len(text) // 2])  # truncated JSON
     judy = S.notebook()
     extra = [c for c in judy["cells"] if c["id"] in ("add-impl", "add-test")]
-    judy["cells"] += json.loads(json.dumps(extra))                                      # duplicated cells
+    judy["cells"] += json.loads(json.dumps(extra))  # duplicated cells
     S.write(subs / "judy" / f"{S.STEM}.ipynb", judy)
-    S.write(subs / "mallory" / f"{S.STEM}.ipynb",                                       # os._exit in a cell
-            S.notebook(scale=S.SCALE + "\nimport os\nos._exit(7)"))
-    S.write(subs / "niaj" / f"{S.STEM}.ipynb",                                          # sys.exit in cell/function
-            S.notebook(scale="import sys\ndef scale(x, k):\n    sys.exit(0)",
-                       model="import sys\nsys.exit(1)\n" + S.MODEL))
-    S.write(subs / "olivia" / f"{S.STEM}.ipynb",                                        # os._exit in a function
-            S.notebook(scale="import os\ndef scale(x, k):\n    os._exit(3)"))
+    S.write(
+        subs / "mallory" / f"{S.STEM}.ipynb",  # os._exit in a cell
+        S.notebook(scale=S.SCALE + "\nimport os\nos._exit(7)"),
+    )
+    S.write(
+        subs / "niaj" / f"{S.STEM}.ipynb",  # sys.exit in cell/function
+        S.notebook(scale="import sys\ndef scale(x, k):\n    sys.exit(0)", model="import sys\nsys.exit(1)\n" + S.MODEL),
+    )
+    S.write(
+        subs / "olivia" / f"{S.STEM}.ipynb",  # os._exit in a function
+        S.notebook(scale="import os\ndef scale(x, k):\n    os._exit(3)"),
+    )
     S.write(subs / "peggy" / f"{S.STEM}.ipynb", S.notebook(scale=SPOOF, model=S.stub(S.MODEL)))  # == always True
-    S.write(subs / "rupert" / f"{S.STEM}.ipynb",                                        # monkeypatching
-            S.notebook(add=MONKEY, scale=SUBCLASS))
-    sybil = S.notebook()                                                                 # nbformat 4.0, Colab
+    S.write(
+        subs / "rupert" / f"{S.STEM}.ipynb",  # monkeypatching
+        S.notebook(add=MONKEY, scale=SUBCLASS),
+    )
+    sybil = S.notebook()  # nbformat 4.0, Colab
     sybil["nbformat_minor"] = 0
     sybil["metadata"]["colab"] = {"provenance": [], "name": "Copy of 90_synthetic.ipynb"}
     sybil["metadata"]["accelerator"] = "GPU"
@@ -112,7 +135,7 @@ def build_batch(base: Path) -> tuple[Path, Path]:
         del cell["id"]
         cell["source"] = cell["source"].splitlines(keepends=True)
     S.write(subs / "sybil" / f"Copy of {S.STEM}.ipynb", sybil)
-    with zipfile.ZipFile(subs / "upload.zip", "w") as zf:                               # zip, with a bad member
+    with zipfile.ZipFile(subs / "upload.zip", "w") as zf:  # zip, with a bad member
         zf.writestr(f"trent/{S.STEM}.ipynb", json.dumps(full))
         zf.writestr("../evil.ipynb", json.dumps(full))
     return hidden, subs
@@ -129,12 +152,18 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> dict:
     release_dir = base / "release"
     S.write(release_dir / f"{S.STEM}.ipynb", S.release())
     out = base / "out"
-    code = main([str(subs), "--out", str(out), "--hidden-dir", str(hidden), "--release-dir", str(release_dir),
-                 *ARGS])
+    code = main([str(subs), "--out", str(out), "--hidden-dir", str(hidden), "--release-dir", str(release_dir), *ARGS])
     assert code == 0
     records = read_results(out / "results.jsonl")
-    return {"base": base, "hidden": hidden, "subs": subs, "out": out, "release": release_dir,
-            "records": records, "by_student": {r["student"]: r for r in records}}
+    return {
+        "base": base,
+        "hidden": hidden,
+        "subs": subs,
+        "out": out,
+        "release": release_dir,
+        "records": records,
+        "by_student": {r["student"]: r for r in records},
+    }
 
 
 def _states(record: dict) -> dict:
@@ -155,7 +184,7 @@ def test_submission_grade(batch: dict, student: str) -> None:
 
 def test_every_submission_has_a_record_and_reason(batch: dict) -> None:
     records = batch["records"]
-    assert len(records) == len(EXPECTED) + 1                          # + the refused zip member
+    assert len(records) == len(EXPECTED) + 1  # + the refused zip member
     refused = [r for r in records if r["source"].endswith("!../evil.ipynb")]
     assert refused and "refused" in " ".join(refused[0]["reasons"]) and refused[0]["points"] == 0
     ivan = batch["by_student"]["ivan"]
@@ -214,12 +243,12 @@ def test_rerun_skips_and_resume_after_partial_log(batch: dict) -> None:
     out.mkdir()
     lines = (batch["out"] / "results.jsonl").read_text().splitlines()
     kept = [line for line in lines if json.loads(line)["student"] not in ("alice", "ivan")]
-    (out / "results.jsonl").write_text("\n".join(kept) + "\n" + kept[0][:40])   # a run killed mid-write
+    (out / "results.jsonl").write_text("\n".join(kept) + "\n" + kept[0][:40])  # a run killed mid-write
     code = main([str(batch["subs"]), "--out", str(out), "--hidden-dir", str(batch["hidden"]), *ARGS])
     assert code == 0
     records = read_results(out / "results.jsonl")
     assert len(records) == len(lines)
-    new = [r["student"] for r in records[len(kept):]]
+    new = [r["student"] for r in records[len(kept) :]]
     assert sorted(new) == ["alice", "ivan"]
     assert {r["student"]: r["points"] for r in records}["alice"] == 4
     # nothing left to do: a second rerun appends nothing
@@ -230,6 +259,7 @@ def test_rerun_skips_and_resume_after_partial_log(batch: dict) -> None:
 # ---------------------------------------------------------------------------------------------
 # Unit tests of the notebook reader (no processes)
 
+
 def test_parse_tolerates_formats() -> None:
     with pytest.raises(nbmod.NotebookError, match="truncated"):
         nbmod.parse_notebook(b'{"cells": [')
@@ -237,8 +267,12 @@ def test_parse_tolerates_formats() -> None:
         nbmod.parse_notebook(b"  ")
     with pytest.raises(nbmod.NotebookError, match="no cells"):
         nbmod.parse_notebook(b'{"a": 1}')
-    v3 = {"nbformat": 3, "nbformat_minor": 0, "metadata": {},
-          "worksheets": [{"cells": [{"cell_type": "code", "input": ["x = 1\n", "y = 2"]}]}]}
+    v3 = {
+        "nbformat": 3,
+        "nbformat_minor": 0,
+        "metadata": {},
+        "worksheets": [{"cells": [{"cell_type": "code", "input": ["x = 1\n", "y = 2"]}]}],
+    }
     nb = nbmod.parse_notebook(json.dumps(v3).encode())
     assert nb.code_cells[0].source == "x = 1\ny = 2" and nb.notes
 
@@ -258,8 +292,17 @@ def test_split_cell_is_joined() -> None:
     i = next(k for k, c in enumerate(cells) if c["id"] == "scale-impl")
     first, second = S.SCALE.split("    ### BEGIN SOLUTION\n")
     cells[i]["source"] = first.rstrip("\n")
-    cells.insert(i + 1, {"cell_type": "code", "id": "split", "metadata": {}, "outputs": [],
-                         "execution_count": None, "source": "    ### BEGIN SOLUTION\n" + second})
+    cells.insert(
+        i + 1,
+        {
+            "cell_type": "code",
+            "id": "split",
+            "metadata": {},
+            "outputs": [],
+            "execution_count": None,
+            "source": "    ### BEGIN SOLUTION\n" + second,
+        },
+    )
     plans = nbmod.plan_cells(nbmod.parse_notebook(json.dumps(nb).encode()), "definitions", ["add", "scale"])
     joined = [p for p in plans if len(p.indices) == 2]
     assert joined and joined[0].run and "def scale" in joined[0].source and "return x * k" in joined[0].source
@@ -271,13 +314,16 @@ def test_split_cell_is_joined() -> None:
     assert joined and joined[0].run and joined[0].kind == "solution"
 
 
-@pytest.mark.parametrize("relpath,stem,student", [
-    ("submitted/alice/hw3/03_early_exit.ipynb", "03_early_exit", "alice"),
-    ("bob/03_early_exit.ipynb", "03_early_exit", "bob"),
-    ("03_early_exit_carol.ipynb", "03_early_exit", "carol"),
-    ("dave-03_early_exit (1).ipynb", "03_early_exit", "dave"),
-    ("erin.ipynb", None, "erin"),
-])
+@pytest.mark.parametrize(
+    "relpath,stem,student",
+    [
+        ("submitted/alice/hw3/03_early_exit.ipynb", "03_early_exit", "alice"),
+        ("bob/03_early_exit.ipynb", "03_early_exit", "bob"),
+        ("03_early_exit_carol.ipynb", "03_early_exit", "carol"),
+        ("dave-03_early_exit (1).ipynb", "03_early_exit", "dave"),
+        ("erin.ipynb", None, "erin"),
+    ],
+)
 def test_identify_student(relpath: str, stem: str | None, student: str) -> None:
     assert nbmod.identify_student(relpath, stem)[0] == student
 
@@ -327,8 +373,9 @@ def test_real_notebook_solution_and_release(stem: str, tmp_path: Path) -> None:
     shutil.copy(solution, (subs / "solution").mkdir(parents=True) or subs / "solution" / f"{stem}.ipynb")
     shutil.copy(release, (subs / "release").mkdir(parents=True) or subs / "release" / f"{stem}.ipynb")
     out = tmp_path / "out"
-    assert main([str(subs), "--out", str(out), "--workers", "2", "--quiet",
-                 "--release-dir", str(ROOT / "notebooks")]) == 0
+    assert (
+        main([str(subs), "--out", str(out), "--workers", "2", "--quiet", "--release-dir", str(ROOT / "notebooks")]) == 0
+    )
     by = {r["student"]: r for r in read_results(out / "results.jsonl")}
     sol, rel = by["solution"], by["release"]
     assert sol["points"] == sol["max_points"] > 0, [t for t in sol["tests"] if t["state"] != "passed"]

@@ -1,4 +1,5 @@
 """The layout keeps its promises: no import cycle, one by-path loader, one grading folder per notebook."""
+
 from __future__ import annotations
 
 import ast
@@ -13,8 +14,9 @@ BY_PATH_IMPORTS = ("spec_from_file_location", "module_from_spec", "SourceFileLoa
 
 
 def _tracked_python_files() -> list[Path]:
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "*.py"], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout.splitlines()
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "*.py"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.splitlines()
     return [ROOT / rel for rel in listed if (ROOT / rel).is_file()]
 
 
@@ -54,8 +56,11 @@ def _imports(tree: ast.Module, module: str, known: set[str]) -> set[str]:
 
 def import_graph() -> dict[str, set[str]]:
     """module -> the course modules it imports, for every module of the course's packages."""
-    files = {_module_name(p): p for p in _tracked_python_files() if p.relative_to(ROOT).parts[0] in PACKAGES
-             and "course" not in p.relative_to(ROOT).parts[1:2]}
+    files = {
+        _module_name(p): p
+        for p in _tracked_python_files()
+        if p.relative_to(ROOT).parts[0] in PACKAGES and "course" not in p.relative_to(ROOT).parts[1:2]
+    }
     known = set(files)
     graph = {}
     for module, path in files.items():
@@ -127,6 +132,7 @@ def test_every_solution_notebook_has_one_grading_folder() -> None:
     for stem in stems:
         for kind in ("tests", "reference", "mutants", "hints"):
             assert content.has(stem, kind), f"autograder/course/{stem}/{kind}.py is missing"
-    leftovers = [name for name in ("hidden", "reference", "mutants", "probes", "hints")
-                 if (ROOT / "autograder" / name).exists()]
+    leftovers = [
+        name for name in ("hidden", "reference", "mutants", "probes", "hints") if (ROOT / "autograder" / name).exists()
+    ]
     assert leftovers == [], f"per-kind folders are gone: move {leftovers} into autograder/course/<stem>/"

@@ -1,4 +1,5 @@
 """Every hidden test passes on the reference and fails on each known-wrong implementation aimed at it."""
+
 from __future__ import annotations
 
 import pytest
@@ -34,8 +35,7 @@ def test_every_hidden_test_has_a_mutant(stem: str) -> None:
 CASES = [(stem, i) for stem in STEMS for i in range(len(_mutants(stem)))]
 
 
-@pytest.mark.parametrize("stem,index", CASES,
-                         ids=[f"{s}-{_mutants(s)[i].description}" for s, i in CASES])
+@pytest.mark.parametrize("stem,index", CASES, ids=[f"{s}-{_mutants(s)[i].description}" for s, i in CASES])
 def test_mutant_is_caught(stem: str, index: int) -> None:
     mutant = _mutants(stem)[index]
     results = check_mutant(stem, mutant)

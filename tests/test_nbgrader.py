@@ -1,4 +1,5 @@
 """Stock nbgrader 0.9.x runs the whole instructor path on a course built from this repository."""
+
 from __future__ import annotations
 
 import csv
@@ -20,8 +21,9 @@ def nbgrader(course: Path, *args: str, timeout: int = 1800) -> subprocess.Comple
     """Run the venv's nbgrader from the course folder with the venv's bin on PATH (alembic)."""
     exe = Path(sys.executable).parent / "nbgrader"
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "nbgrader"]
-    proc = subprocess.run([*cmd, *args], cwd=course, env=nbgrader_env(), capture_output=True, text=True,
-                          timeout=timeout)
+    proc = subprocess.run(
+        [*cmd, *args], cwd=course, env=nbgrader_env(), capture_output=True, text=True, timeout=timeout
+    )
     assert proc.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return proc
 
@@ -47,6 +49,7 @@ def test_config_template_sets_the_course_keys(tmp_path: Path, monkeypatch) -> No
     assert config.OverwriteCells.add_missing_cells is True
     assert config.FileNameCollectorPlugin.named_regexp == ZIP_COLLECT_REGEXP
     import re
+
     match = re.match(ZIP_COLLECT_REGEXP, "ps_jdoe_attempt_2026-11-02-10-00-00_00_orientation.ipynb")
     assert match and match["student_id"] == "jdoe" and match["file_id"] == "00_orientation.ipynb"
     with pytest.raises(Exception, match="not empty"):
@@ -75,6 +78,7 @@ def test_stock_nbgrader_generate_autograde_feedback_export(tmp_path: Path) -> No
     first_test = next(i for i, c in enumerate(nb.cells) if nbgrader_meta(c).get("grade") and c.cell_type == "code")
     del nb.cells[first_test]
     import nbformat
+
     deleted = tmp_path / "deleted.ipynb"
     nbformat.write(nb, str(deleted))
     submit(course, "deleted_test_cell", deleted)

@@ -1,4 +1,5 @@
 """One install source: pyproject.toml [tool.course], stamped by the release everywhere it is named."""
+
 from __future__ import annotations
 
 import shutil
@@ -16,8 +17,13 @@ FORK = "https://github.com/some-university/dynamic-inference-fork"
 
 def _copy_course(target: Path) -> Path:
     """The files the release reads and stamps, copied into `target`."""
-    for rel in ("pyproject.toml", "README.md", "docs/self_study.md", "autograder/tools/grade_on_colab.ipynb",
-                "course_lib/release_info.py"):
+    for rel in (
+        "pyproject.toml",
+        "README.md",
+        "docs/self_study.md",
+        "autograder/tools/grade_on_colab.ipynb",
+        "course_lib/release_info.py",
+    ):
         (target / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / rel, target / rel)
     for folder in ("solutions", "notebooks"):
@@ -30,8 +36,10 @@ def test_course_info_comes_from_pyproject() -> None:
     assert info is not None and info.version == cl.__version__ == cl.release_info.VERSION
     assert info.install_spec == cl.release_info.INSTALL_SPEC == f"git+{info.repository}@v{info.version}"
     assert info.colab_url("03_early_exit") == (
-        "https://colab.research.google.com/github/" + info.repository.removeprefix("https://github.com/")
-        + "/blob/main/notebooks/03_early_exit.ipynb")
+        "https://colab.research.google.com/github/"
+        + info.repository.removeprefix("https://github.com/")
+        + "/blob/main/notebooks/03_early_exit.ipynb"
+    )
 
 
 def test_a_fork_changes_one_line_and_the_release_stamps_it_everywhere(tmp_path: Path) -> None:
@@ -41,8 +49,12 @@ def test_a_fork_changes_one_line_and_the_release_stamps_it_everywhere(tmp_path: 
     pyproject.write_text(pyproject.read_text().replace(f'repository = "{old}"', f'repository = "{FORK}"'))
     problems = check_repo(root)
     stale = {p.split(" does not carry")[0] for p in problems if "does not carry" in p}
-    assert {"course_lib/release_info.py", "autograder/tools/grade_on_colab.ipynb", "README.md",
-            "docs/self_study.md"} <= stale
+    assert {
+        "course_lib/release_info.py",
+        "autograder/tools/grade_on_colab.ipynb",
+        "README.md",
+        "docs/self_study.md",
+    } <= stale
     assert {f"solutions/{stem}.ipynb" for stem in solution_stems(ROOT)} <= stale
     write_release(root=root)
     assert check_repo(root) == []
@@ -50,8 +62,10 @@ def test_a_fork_changes_one_line_and_the_release_stamps_it_everywhere(tmp_path: 
         for folder in ("solutions", "notebooks"):
             text = (root / folder / f"{stem}.ipynb").read_text()
             assert old not in text and f"git+{FORK}@v" in text
-            assert f"colab.research.google.com/github/some-university/dynamic-inference-fork/blob/main/" \
-                   f"notebooks/{stem}.ipynb" in text
+            assert (
+                f"colab.research.google.com/github/some-university/dynamic-inference-fork/blob/main/"
+                f"notebooks/{stem}.ipynb" in text
+            )
     assert f"REPOSITORY = {FORK!r}" in (root / "course_lib/release_info.py").read_text()
     assert FORK in (root / "autograder/tools/grade_on_colab.ipynb").read_text()
     assert old.removeprefix("https://github.com/") not in (root / "README.md").read_text()
@@ -78,8 +92,10 @@ def test_version_mismatch_names_the_exact_command(monkeypatch: pytest.MonkeyPatc
     assert shown[0].startswith("VersionMismatchError: this notebook was written for course_lib 9.9.9")
     assert '    %pip install --no-deps --force-reinstall "git+https://example.org/x@v9.9.9"' in shown
     monkeypatch.setenv("COURSE_INSTALL", "/content/drive/MyDrive/course.whl")
-    assert cl.env.install_command("git+https://example.org/x@v9") == \
-        '%pip install --no-deps --force-reinstall "/content/drive/MyDrive/course.whl"'
+    assert (
+        cl.env.install_command("git+https://example.org/x@v9")
+        == '%pip install --no-deps --force-reinstall "/content/drive/MyDrive/course.whl"'
+    )
 
 
 def test_full_size_on_a_cpu_warns(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:

@@ -1,4 +1,5 @@
 """GradeRecord: the grading record, and results.jsonl lines written by older graders."""
+
 from __future__ import annotations
 
 import json
@@ -11,23 +12,63 @@ from autograder.grader.records import GradeRecord, empty_cells
 
 # A line as the grader wrote it before GradeRecord (an internal-error record: no graded_at, rules,
 # isolation, restarts, runner, output_bytes or duration_s), and a full line with a key from another version.
-OLD_INTERNAL_ERROR = {"source": "subs/bob/00_orientation.ipynb", "relpath": "bob/00_orientation.ipynb",
-                      "sha256": "ab" * 32, "student": "bob", "stem": None, "tests": [], "points": 0.0,
-                      "max_points": 0.0, "reasons": ["internal grader error (KeyError: 'x'); please report"],
-                      "cells": empty_cells(), "device": ""}
-OLD_FULL = {"source": "subs/alice/00_orientation.ipynb", "relpath": "alice/00_orientation.ipynb", "sha256": "cd" * 32,
-            "student": "alice", "student_rule": "folder", "stem": "00_orientation", "stem_rule": "metadata",
-            "reasons": [], "cells": {"ran": [1, 2], "skipped": [3], "failed": [], "details": []},
-            "tests": [{"test": "t1", "grade_id": "test_a", "state": "passed", "points": 2.0, "max_points": 2.0,
-                       "message": "ok", "duration_s": 0.1}],
-            "device": "cpu", "graded_at": "2026-11-30T10:00:00", "isolation": "process", "restarts": None,
-            "runner": {"ipython": True, "python": "3.11.7"}, "output_bytes": 12, "points": 2.0,
-            "max_points": 4.0, "duration_s": 1.5, "queue": "from a later grader"}
+OLD_INTERNAL_ERROR = {
+    "source": "subs/bob/00_orientation.ipynb",
+    "relpath": "bob/00_orientation.ipynb",
+    "sha256": "ab" * 32,
+    "student": "bob",
+    "stem": None,
+    "tests": [],
+    "points": 0.0,
+    "max_points": 0.0,
+    "reasons": ["internal grader error (KeyError: 'x'); please report"],
+    "cells": empty_cells(),
+    "device": "",
+}
+OLD_FULL = {
+    "source": "subs/alice/00_orientation.ipynb",
+    "relpath": "alice/00_orientation.ipynb",
+    "sha256": "cd" * 32,
+    "student": "alice",
+    "student_rule": "folder",
+    "stem": "00_orientation",
+    "stem_rule": "metadata",
+    "reasons": [],
+    "cells": {"ran": [1, 2], "skipped": [3], "failed": [], "details": []},
+    "tests": [
+        {
+            "test": "t1",
+            "grade_id": "test_a",
+            "state": "passed",
+            "points": 2.0,
+            "max_points": 2.0,
+            "message": "ok",
+            "duration_s": 0.1,
+        }
+    ],
+    "device": "cpu",
+    "graded_at": "2026-11-30T10:00:00",
+    "isolation": "process",
+    "restarts": None,
+    "runner": {"ipython": True, "python": "3.11.7"},
+    "output_bytes": 12,
+    "points": 2.0,
+    "max_points": 4.0,
+    "duration_s": 1.5,
+    "queue": "from a later grader",
+}
 
 
 def test_old_lines_load_with_defaults_and_keep_unknown_keys() -> None:
     old = GradeRecord.from_json(OLD_INTERNAL_ERROR)
-    assert (old.student, old.stem, old.graded_at, old.restarts, old.runner, old.duration_s) == ("bob", None, "", 0, {}, 0.0)
+    assert (old.student, old.stem, old.graded_at, old.restarts, old.runner, old.duration_s) == (
+        "bob",
+        None,
+        "",
+        0,
+        {},
+        0.0,
+    )
     full = GradeRecord.from_json(OLD_FULL)
     assert full.tests[0]["state"] == "passed" and full.points == 2.0 and full.restarts == 0
     assert full.extra == {"queue": "from a later grader"}
@@ -37,9 +78,24 @@ def test_old_lines_load_with_defaults_and_keep_unknown_keys() -> None:
 
 
 def test_to_json_round_trips_and_copies() -> None:
-    record = GradeRecord(source="s.ipynb", sha256="00", student="carol", stem="01_prediction_depth",
-                         reasons=["note"], tests=[{"test": "t", "grade_id": "g", "state": "failed", "points": 0.0,
-                                                  "max_points": 1.0, "message": "m", "duration_s": 0.0}])
+    record = GradeRecord(
+        source="s.ipynb",
+        sha256="00",
+        student="carol",
+        stem="01_prediction_depth",
+        reasons=["note"],
+        tests=[
+            {
+                "test": "t",
+                "grade_id": "g",
+                "state": "failed",
+                "points": 0.0,
+                "max_points": 1.0,
+                "message": "m",
+                "duration_s": 0.0,
+            }
+        ],
+    )
     data = record.to_json()
     assert GradeRecord.from_json(json.loads(json.dumps(data))) == record
     data["reasons"].append("changed")

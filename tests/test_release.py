@@ -1,4 +1,5 @@
 """The student release: generated from solutions/, stripped of answers and hidden tests, reproducible, checked."""
+
 from __future__ import annotations
 
 import json
@@ -34,42 +35,67 @@ def _meta(**kw) -> dict:
 def synthetic_solution(stem: str = STEM) -> nbformat.NotebookNode:
     """A small notebook that follows docs/AUTHORING.md: setup, imports, one exercise, one open question."""
     cells = [
-        new_markdown_cell("# 98 · Synthetic\n\n**Goals**\n- double a number.\n\n**Contents**: Exercise 1: "
-                          "double (2 points) · Open questions (1 point, graded by hand) · Recap.\n\n"
-                          "**Expected run time**: under 1 s the first time, under 1 s on a re-run; full size 1 s.",
-                          id="s-title"),
-        new_code_cell("COURSE_VERSION = '0.1.0'\nimport course_lib", id="s-setup",
-                      metadata=_meta(grade=False, solution=False, locked=True, grade_id="setup")),
-        new_code_cell("import torch\nimport course_lib as cl", id="s-imports",
-                      metadata=_meta(grade=False, solution=False, locked=True, grade_id="imports")),
-        new_markdown_cell("## Exercise 1: double (2 points)\n\n**Goal**: twice x.\n**Expected result**: double(2) == 4.",
-                          id="s-ex1"),
-        new_code_cell("def double(x):\n    \"\"\"Twice x.\"\"\"\n    ### BEGIN SOLUTION\n    y = 2 * x\n"
-                      "    return y\n    ### END SOLUTION", id="s-double",
-                      metadata=_meta(grade=False, solution=True, locked=False, grade_id="double_impl")),
-        new_code_cell("assert double(2) == 4, 'visible check'\ncl.checks.passed('double')\n"
-                      "### BEGIN HIDDEN TESTS\nfrom autograder.suite import run_cell\n"
-                      f"run_cell('{stem}', 'test_double', globals())\n### END HIDDEN TESTS", id="s-test",
-                      metadata=_meta(grade=True, solution=False, locked=True, points=2, grade_id="test_double")),
+        new_markdown_cell(
+            "# 98 · Synthetic\n\n**Goals**\n- double a number.\n\n**Contents**: Exercise 1: "
+            "double (2 points) · Open questions (1 point, graded by hand) · Recap.\n\n"
+            "**Expected run time**: under 1 s the first time, under 1 s on a re-run; full size 1 s.",
+            id="s-title",
+        ),
+        new_code_cell(
+            "COURSE_VERSION = '0.1.0'\nimport course_lib",
+            id="s-setup",
+            metadata=_meta(grade=False, solution=False, locked=True, grade_id="setup"),
+        ),
+        new_code_cell(
+            "import torch\nimport course_lib as cl",
+            id="s-imports",
+            metadata=_meta(grade=False, solution=False, locked=True, grade_id="imports"),
+        ),
+        new_markdown_cell(
+            "## Exercise 1: double (2 points)\n\n**Goal**: twice x.\n**Expected result**: double(2) == 4.", id="s-ex1"
+        ),
+        new_code_cell(
+            'def double(x):\n    """Twice x."""\n    ### BEGIN SOLUTION\n    y = 2 * x\n'
+            "    return y\n    ### END SOLUTION",
+            id="s-double",
+            metadata=_meta(grade=False, solution=True, locked=False, grade_id="double_impl"),
+        ),
+        new_code_cell(
+            "assert double(2) == 4, 'visible check'\ncl.checks.passed('double')\n"
+            "### BEGIN HIDDEN TESTS\nfrom autograder.suite import run_cell\n"
+            f"run_cell('{stem}', 'test_double', globals())\n### END HIDDEN TESTS",
+            id="s-test",
+            metadata=_meta(grade=True, solution=False, locked=True, points=2, grade_id="test_double"),
+        ),
         new_code_cell("print(double(21))", id="s-demo"),
         new_markdown_cell("## Open questions (1 point, graded by hand)", id="s-q"),
-        new_markdown_cell("Because the model answer says so.", id="s-answer",
-                          metadata=_meta(grade=True, solution=True, locked=False, points=1, grade_id="answer_why")),
+        new_markdown_cell(
+            "Because the model answer says so.",
+            id="s-answer",
+            metadata=_meta(grade=True, solution=True, locked=False, points=1, grade_id="answer_why"),
+        ),
         new_markdown_cell("## Recap\n\n- double doubles.", id="s-recap"),
     ]
     nb = new_notebook(cells=cells)
     nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.metadata.course = {"stem": stem, "version": "0.1.0", "title": "synthetic", "summary": "doubling",
-                          "working_time": "1 min",
-                          "run_time": {"small_first": "under 1 s", "small_rerun": "under 1 s", "full_t4": "1 s"}}
+    nb.metadata.course = {
+        "stem": stem,
+        "version": "0.1.0",
+        "title": "synthetic",
+        "summary": "doubling",
+        "working_time": "1 min",
+        "run_time": {"small_first": "under 1 s", "small_rerun": "under 1 s", "full_t4": "1 s"},
+    }
     return nb
 
 
 def synthetic_suite(points=(1.5, 0.5)) -> Suite:
     suite = Suite(STEM)
     for i, p in enumerate(points):
+
         def test(student):  # pragma: no cover - never run here
             pass
+
         test.__name__ = f"double_{i}"
         suite.test(grade_id="test_double", points=p, uses=("double",))(test)
     return suite
@@ -94,12 +120,12 @@ def test_generator_strips_solutions_and_hidden_tests_and_keeps_visible_checks(co
     nb = read_notebook(course / "notebooks" / f"{STEM}.ipynb")
     cells = {c.id: c for c in nb.cells}
     text = (course / "notebooks" / f"{STEM}.ipynb").read_text()
-    for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "run_cell", "y = 2 * x",
-                   "model answer"):
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "run_cell", "y = 2 * x", "model answer"):
         assert marker not in text, marker
     # the stub sits at the solution's indentation, below the kept signature and docstring
-    assert cells["s-double"].source == 'def double(x):\n    """Twice x."""\n' + \
-        "\n".join("    " + line for line in CODE_STUB.split("\n"))
+    assert cells["s-double"].source == 'def double(x):\n    """Twice x."""\n' + "\n".join(
+        "    " + line for line in CODE_STUB.split("\n")
+    )
     assert "assert double(2) == 4" in cells["s-test"].source and "cl.checks.passed('double')" in cells["s-test"].source
     assert cells["s-answer"].source == TEXT_STUB
     assert cells["s-demo"].source == "print(double(21))"
@@ -165,11 +191,11 @@ def test_source_validation_reports_clear_problems() -> None:
     assert any("worth 2 points but its hidden tests sum to 1.5" in p for p in problems), problems
 
     bad = synthetic_solution()
-    bad.cells[4].source = "def double(x):\n    return 2 * x"          # no stub region
-    bad.cells[2].metadata["nbgrader"]["grade_id"] = "setup"              # duplicate grade_id
+    bad.cells[4].source = "def double(x):\n    return 2 * x"  # no stub region
+    bad.cells[2].metadata["nbgrader"]["grade_id"] = "setup"  # duplicate grade_id
     bad.cells[5].source = bad.cells[5].source.replace("test_double'", "test_other'")
     bad.cells[6].id = "s-demo"
-    bad.cells[7].id = "s-demo"                                           # duplicate cell id
+    bad.cells[7].id = "s-demo"  # duplicate cell id
     problems = "\n".join(validate_source(bad, STEM, synthetic_suite()))
     assert "has no '### BEGIN SOLUTION' region" in problems
     assert "grade_id 'setup' repeats" in problems

@@ -1,4 +1,5 @@
 """Sample submissions: written for every stem, and expected.json agrees with the hidden suites."""
+
 from __future__ import annotations
 
 import ast
@@ -56,7 +57,8 @@ def test_expected_points_follow_the_suite(samples, stem: str) -> None:
         states = expected["states"][student][stem]
         assert set(states) == set(points), student
         assert expected["points"][student][stem] == pytest.approx(
-            sum(points[n] for n, s in states.items() if s == "passed"))
+            sum(points[n] for n, s in states.items() if s == "passed")
+        )
     p = {s: expected["points"][s][stem] for s in STUDENTS}
     assert p["reference"] == p["import_error"] == p["deleted_test_cell"] == p["stripped_metadata"] == full
     assert p["untouched"] == 0 and set(expected["states"]["untouched"][stem].values()) == {"not attempted"}
@@ -80,7 +82,8 @@ def test_broken_samples_are_broken_as_described(samples, stem: str) -> None:
     assert changed and all(nbgrader_meta(c).get("solution") for c in partial.cells if c.id in changed)
     assert len(read_notebook(out / "deleted_test_cell" / f"{stem}.ipynb").cells) == len(ref.cells) - 1
     assert sum(is_test_cell(c) for c in ref.cells) - 1 == sum(
-        is_test_cell(c) for c in read_notebook(out / "deleted_test_cell" / f"{stem}.ipynb").cells)
+        is_test_cell(c) for c in read_notebook(out / "deleted_test_cell" / f"{stem}.ipynb").cells
+    )
     broken = read_notebook(out / "import_error" / f"{stem}.ipynb")
     first_code = next(c for c in broken.cells if c.cell_type == "code")
     assert first_code.id == IMPORT_ERROR_CELL_ID
@@ -90,7 +93,8 @@ def test_broken_samples_are_broken_as_described(samples, stem: str) -> None:
     loop = read_notebook(out / "infinite_loop" / f"{stem}.ipynb")
     looping = [c for c in loop.cells if "while True" in c.source]
     assert len(looping) == 1 and set(details["infinite_loop_in"]) <= {
-        n.name for n in ast.parse(looping[0].source).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+        n.name for n in ast.parse(looping[0].source).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))
+    }
 
 
 def _namespace(nb) -> dict:

@@ -1,4 +1,5 @@
 """`python -m autograder new`: a scaffolded notebook releases, grades and passes `release --check` with no other edit."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,9 @@ STEM = "99_demo"
 
 def _copy_repository(target: Path) -> Path:
     """The repository's tracked and untracked-but-not-ignored files, copied into `target` (no .git, no venvs)."""
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout.splitlines()
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.splitlines()
     archive = target.parent / "repo.tar"
     with tarfile.open(archive, "w") as tar:
         for rel in listed:
@@ -45,9 +47,14 @@ def scaffolded(tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 def test_new_notebook_passes_the_release_check_with_no_other_edit(scaffolded: Path) -> None:
-    for rel in (f"solutions/{STEM}.ipynb", f"notebooks/{STEM}.ipynb", f"autograder/course/{STEM}/tests.py",
-                f"autograder/course/{STEM}/mutants.py", f"autograder/course/{STEM}/hints.py",
-                f"autograder/course/{STEM}/reference.py"):
+    for rel in (
+        f"solutions/{STEM}.ipynb",
+        f"notebooks/{STEM}.ipynb",
+        f"autograder/course/{STEM}/tests.py",
+        f"autograder/course/{STEM}/mutants.py",
+        f"autograder/course/{STEM}/hints.py",
+        f"autograder/course/{STEM}/reference.py",
+    ):
         assert (scaffolded / rel).is_file(), f"{rel} was not written"
     check = _run(scaffolded, "-m", "autograder", "release", "--check")
     assert check.returncode == 0, check.stdout + check.stderr
@@ -61,8 +68,20 @@ def test_new_notebook_grades_full_marks_for_the_solution_and_zero_for_the_studen
     for student, folder in (("solution", "solutions"), ("untouched", "notebooks")):
         (subs / student).mkdir(parents=True)
         (subs / student / f"{STEM}.ipynb").write_bytes((scaffolded / folder / f"{STEM}.ipynb").read_bytes())
-    graded = _run(scaffolded, "-m", "autograder", "grade", str(subs), "--out", str(scaffolded / "out"),
-                  "--release-dir", str(scaffolded / "notebooks"), "--workers", "2", "--quiet")
+    graded = _run(
+        scaffolded,
+        "-m",
+        "autograder",
+        "grade",
+        str(subs),
+        "--out",
+        str(scaffolded / "out"),
+        "--release-dir",
+        str(scaffolded / "notebooks"),
+        "--workers",
+        "2",
+        "--quiet",
+    )
     assert graded.returncode == 0, graded.stdout + graded.stderr
     records = {}
     for line in (scaffolded / "out" / "results.jsonl").read_text().splitlines():
@@ -82,7 +101,8 @@ def test_new_notebook_hidden_tests_catch_their_mutants(scaffolded: Path) -> None
         f"for m in content.load({STEM!r}, 'mutants').MUTANTS:\n"
         f"    states = {{r.state for r in check_mutant({STEM!r}, m).values()}}\n"
         "    assert 'passed' not in states, m.description\n"
-        "print('ok')\n")
+        "print('ok')\n"
+    )
     ran = _run(scaffolded, "-c", script)
     assert ran.returncode == 0 and "ok" in ran.stdout, ran.stdout + ran.stderr
 
@@ -90,8 +110,12 @@ def test_new_notebook_hidden_tests_catch_their_mutants(scaffolded: Path) -> None
 def test_new_refuses_a_bad_or_taken_stem(tmp_path: Path) -> None:
     (tmp_path / "solutions").mkdir()
     (tmp_path / "solutions" / "03_early_exit.ipynb").write_text("{}")
-    for stem, why in (("6_topic", "two digits"), ("06-Topic", "two digits"), ("03_other", "already used by"),
-                      ("03_early_exit", "already exists")):
+    for stem, why in (
+        ("6_topic", "two digits"),
+        ("06-Topic", "two digits"),
+        ("03_other", "already used by"),
+        ("03_early_exit", "already exists"),
+    ):
         with pytest.raises(ScaffoldError, match=why):
             new_notebook(stem, tmp_path)
     with pytest.raises(ScaffoldError, match="template folder"):

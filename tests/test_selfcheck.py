@@ -6,6 +6,7 @@ and by the course's grader (`python -m autograder grade`, tested when autograder
 for the reference solution, the untouched student copy and a partial submission, built by
 autograder.tools.samples from every solutions/<stem>.ipynb that has a hidden suite.
 """
+
 from __future__ import annotations
 
 import ast
@@ -77,10 +78,11 @@ def _runs_in_kernel(cell) -> bool:
         tree = ast.parse(cell.source)
     except SyntaxError:
         return False
-    return all(isinstance(node, DEFINITION_NODES) or
-               (isinstance(node, (ast.Assign, ast.AnnAssign)) and not any(isinstance(n, ast.Call)
-                                                                         for n in ast.walk(node)))
-               for node in tree.body)
+    return all(
+        isinstance(node, DEFINITION_NODES)
+        or (isinstance(node, (ast.Assign, ast.AnnAssign)) and not any(isinstance(n, ast.Call) for n in ast.walk(node)))
+        for node in tree.body
+    )
 
 
 def kernel_cells(nb) -> list[str]:
@@ -103,6 +105,7 @@ def suite_points(stem: str, ns: dict) -> tuple[float, dict[str, str]]:
 
 # ---------------------------------------------------------------------------------------------
 # Same points as the hidden suite (always) and as the course's grader (when it exists)
+
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("stem", GRADED_STEMS)
@@ -132,8 +135,14 @@ def grader_records(tmp_path_factory) -> dict[tuple[str, str], dict]:
             (subs / kind / f"{stem}.ipynb").write_text(notebook_json(nb), encoding="utf-8")
     out = work / "graded"
     env = dict(os.environ, TQDM_DISABLE="1", COURSE_SIZE="small")
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(subs), "--out", str(out), "--quiet",
-                           "--workers", "2"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder", "grade", str(subs), "--out", str(out), "--quiet", "--workers", "2"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert proc.returncode == 0, f"grader failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line.strip()]
     return {(r["student"], r["stem"]): r for r in records}
@@ -148,8 +157,9 @@ def test_selfcheck_points_equal_course_grader(stem: str, grader_records) -> None
         record = grader_records.get((kind, stem))
         assert record is not None, f"the grader has no record for {kind}/{stem}: {sorted(grader_records)}"
         grader_states = {t["test"]: t["state"] for t in record["tests"]}
-        assert float(record["points"]) == pytest.approx(report.points), \
+        assert float(record["points"]) == pytest.approx(report.points), (
             f"{stem}/{kind}: grader {record['points']} vs self-check {report.points}; grader states {grader_states}"
+        )
         assert grader_states == report.states
 
 
@@ -158,20 +168,24 @@ def test_selfcheck_in_a_real_kernel_infers_the_stem(stem: str, tmp_path: Path) -
     """In a Jupyter kernel: check() with no arguments finds the stem from the setup cell and the user namespace."""
     nbclient = pytest.importorskip("nbclient")
     notebooks, expected = samples(stem)
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                           "language": "python"}})
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
     nb.cells = [nbformat.v4.new_code_cell(src) for src in kernel_cells(notebooks["partial"])]
-    probe = ("from autograder.tools.selfcheck import check, solution\n"
-             "_report = check()\n"
-             "print('SELFCHECK=' + __import__('json').dumps({'stem': _report.stem, 'points': _report.points, "
-             "'states': _report.states}))")
+    probe = (
+        "from autograder.tools.selfcheck import check, solution\n"
+        "_report = check()\n"
+        "print('SELFCHECK=' + __import__('json').dumps({'stem': _report.stem, 'points': _report.points, "
+        "'states': _report.states}))"
+    )
     nb.cells.append(nbformat.v4.new_code_cell(probe))
     env_vars = {"COURSE_SIZE": "small", "TQDM_DISABLE": "1", "MPLBACKEND": "Agg"}
     old = {k: os.environ.get(k) for k in env_vars}
     os.environ.update(env_vars)
     try:
-        client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                                         resources={"metadata": {"path": str(ROOT)}})
+        client = nbclient.NotebookClient(
+            nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+        )
         client.execute()
     finally:
         for k, v in old.items():
@@ -181,7 +195,7 @@ def test_selfcheck_in_a_real_kernel_infers_the_stem(stem: str, tmp_path: Path) -
                 os.environ[k] = v
     text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.get("output_type") == "stream")
     line = next(row for row in text.splitlines() if row.startswith("SELFCHECK="))
-    got = json.loads(line[len("SELFCHECK="):])
+    got = json.loads(line[len("SELFCHECK=") :])
     points, states = suite_points(stem, namespace_of(notebooks["partial"]))
     assert got["stem"] == stem
     assert got["points"] == points and got["states"] == states == expected["partial"]
@@ -201,6 +215,7 @@ def test_selfcheck_equals_suite_on_every_mutant() -> None:
 
 # ---------------------------------------------------------------------------------------------
 # What check prints, selection, inference, time limit, random state
+
 
 def test_check_prints_table_without_test_code(capsys) -> None:
     ns = reference_namespace("00_orientation")
@@ -276,6 +291,7 @@ def test_check_leaves_the_learners_random_state_alone() -> None:
 # ---------------------------------------------------------------------------------------------
 # Hints and solutions
 
+
 @pytest.mark.parametrize("stem", HINT_STEMS)
 def test_every_graded_function_has_progressive_hints(stem: str) -> None:
     hints = selfcheck.load_hints(stem)
@@ -321,7 +337,9 @@ def test_solution_only_after_a_check(capsys) -> None:
     selfcheck.solution("accuracy")
     out = capsys.readouterr().out
     assert "solutions/00_orientation.ipynb" in out and "accuracy_impl" in out
-    assert ("https://colab.research.google.com/github/dynamic-inference-course/course-kit/blob/main/"
-            "solutions/00_orientation.ipynb") in out
+    assert (
+        "https://colab.research.google.com/github/dynamic-inference-course/course-kit/blob/main/"
+        "solutions/00_orientation.ipynb"
+    ) in out
     with pytest.raises(ValueError, match="not a graded function"):
         selfcheck.solution("softmax_of_everything")

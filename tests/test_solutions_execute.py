@@ -1,4 +1,5 @@
 """Every solution notebook runs top to bottom at the small size without a cell error."""
+
 from __future__ import annotations
 
 import os
@@ -17,10 +18,13 @@ STEMS = solution_stems(ROOT)
 def test_solution_notebook_executes(stem: str, tmp_path: Path) -> None:
     assert os.environ.get("COURSE_SIZE", "small") == "small", "solution notebooks are tested at the small size"
     result = execute_notebook(ROOT / "solutions" / f"{stem}.ipynb", tmp_path, timeout=900)
-    assert result.ok, (f"{stem}: cell {result.cell_index} failed after {result.seconds:.0f} s\n"
-                       f"{result.cell_source[:2000]}\n{result.error}")
-    assert not (ROOT / "solutions" / f"{stem}.ipynb").read_text().count('"output_type"'), \
+    assert result.ok, (
+        f"{stem}: cell {result.cell_index} failed after {result.seconds:.0f} s\n"
+        f"{result.cell_source[:2000]}\n{result.error}"
+    )
+    assert not (ROOT / "solutions" / f"{stem}.ipynb").read_text().count('"output_type"'), (
         "executing must never write outputs back into solutions/"
+    )
     print(f"{stem}: {result.seconds:.1f} s")
 
 
@@ -28,8 +32,9 @@ def test_execute_reports_the_failing_cell(tmp_path: Path) -> None:
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
-    nb = new_notebook(cells=[new_code_cell("x = 1", id="a"), new_code_cell("y = x / 0", id="b"),
-                             new_code_cell("z = 3", id="c")])
+    nb = new_notebook(
+        cells=[new_code_cell("x = 1", id="a"), new_code_cell("y = x / 0", id="b"), new_code_cell("z = 3", id="c")]
+    )
     nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     source = tmp_path / "src" / "99_broken.ipynb"
     source.parent.mkdir()

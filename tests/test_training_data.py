@@ -1,5 +1,6 @@
 """Tests of fit's switches (AMP, the smoke-test cap, the NaN guard, device batching, the fit log) and of the
 torchvision datasets' file checks, split sizes and the synthetic files the full-size smoke test uses."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,9 @@ from synthetic_datasets import write_cifar10, write_fashion_mnist
 
 def tiny_model() -> models.EarlyExitResNet:
     torch.manual_seed(0)
-    return models.EarlyExitResNet(num_classes=3, in_channels=1, base_width=2, blocks_per_stage=(1, 1),
-                                  stage_strides=(2, 2))
+    return models.EarlyExitResNet(
+        num_classes=3, in_channels=1, base_width=2, blocks_per_stage=(1, 1), stage_strides=(2, 2)
+    )
 
 
 def tiny_loader(num_samples: int = 64, batch_size: int = 16, **kwargs) -> DataLoader:
@@ -45,6 +47,7 @@ def clean_env(tmp_path, monkeypatch):
 
 # ----------------------------------------------------------------------------------------- amp
 
+
 def test_amp_modes_and_the_bf16_error(monkeypatch) -> None:
     assert training.amp_dtype("auto", "cpu") is None and training.amp_dtype("off", "cpu") is None
     assert training.amp_dtype("fp16", "cpu") == torch.float16
@@ -60,21 +63,29 @@ def test_amp_modes_and_the_bf16_error(monkeypatch) -> None:
         training.amp_dtype("fp8", "cpu")
     # fit refuses before it touches the (here absent) GPU
     with pytest.raises(ValueError, match="bf16"):
-        training.fit(tiny_model(), tiny_loader(), num_epochs=1, lr=0.05, loss_fn=exits_loss, device="cuda",
-                     amp="bf16", verbose=False)
+        training.fit(
+            tiny_model(),
+            tiny_loader(),
+            num_epochs=1,
+            lr=0.05,
+            loss_fn=exits_loss,
+            device="cuda",
+            amp="bf16",
+            verbose=False,
+        )
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True)
     assert training.amp_dtype("bf16", "cuda") == torch.bfloat16
 
 
 def test_amp_enters_the_cache_key_only_when_not_auto(clean_env) -> None:
     loader, config = tiny_loader(), {"name": "tiny", "seed": 0}
-    kwargs = dict(num_epochs=1, lr=0.05, loss_fn=exits_loss, augment=None, config=config, device="cpu",
-                  verbose=False)
+    kwargs = dict(num_epochs=1, lr=0.05, loss_fn=exits_loss, augment=None, config=config, device="cpu", verbose=False)
     model = tiny_model()
     training.fit(model, loader, **kwargs)
     # 'auto' keeps the key of checkpoints cached before the switch existed
-    old_key = training.config_key(dict(config, num_epochs=1, lr=0.05, optimizer="sgd", weight_decay=5e-4,
-                                       augment=None, train_size=64), model)
+    old_key = training.config_key(
+        dict(config, num_epochs=1, lr=0.05, optimizer="sgd", weight_decay=5e-4, augment=None, train_size=64), model
+    )
     cache = clean_env / "cache"
     assert [p.name for p in cache.glob("tiny-*.pt")] == [f"tiny-{old_key[:16]}.pt"]
     history = training.fit(tiny_model(), loader, amp="bf16", **kwargs)
@@ -85,11 +96,20 @@ def test_amp_enters_the_cache_key_only_when_not_auto(clean_env) -> None:
 
 # ----------------------------------------------------------------------------------------- schedule and cap
 
+
 def test_every_step_count_from_1_to_12_trains(clean_env) -> None:
     """OneCycleLR divided by zero at exactly 5 steps (K1)."""
     for steps in range(1, 13):
-        history = training.fit(tiny_model(), tiny_loader(num_samples=2 * steps, batch_size=2), num_epochs=1,
-                               lr=0.05, loss_fn=exits_loss, augment=None, device="cpu", verbose=False)
+        history = training.fit(
+            tiny_model(),
+            tiny_loader(num_samples=2 * steps, batch_size=2),
+            num_epochs=1,
+            lr=0.05,
+            loss_fn=exits_loss,
+            augment=None,
+            device="cpu",
+            verbose=False,
+        )
         assert len(history) == 1, steps
 
 
@@ -111,20 +131,34 @@ def test_train_cap_limits_epochs_steps_and_schedule(clean_env, monkeypatch, caps
     monkeypatch.setenv(env.TRAIN_CAP_ENV_VAR, "2:3")
     config = {"name": "tiny", "seed": 0}
     loader = tiny_loader(num_samples=80)  # 5 batches
-    history = training.fit(tiny_model(), loader, num_epochs=4, lr=0.05, loss_fn=counting_loss, augment=None,
-                           config=config, device="cpu")
+    history = training.fit(
+        tiny_model(), loader, num_epochs=4, lr=0.05, loss_fn=counting_loss, augment=None, config=config, device="cpu"
+    )
     assert [r["epoch"] for r in history] == [1, 2] and len(calls) == 6 and totals == [6]
     assert "COURSE_TRAIN_CAP=2:3" in capsys.readouterr().out
     # a run the cap does not cut keeps its epochs and steps, and prints nothing about the cap
     calls.clear()
-    assert len(training.fit(tiny_model(), tiny_loader(num_samples=32), num_epochs=1, lr=0.05,
-                            loss_fn=counting_loss, augment=None, device="cpu")) == 1
+    assert (
+        len(
+            training.fit(
+                tiny_model(),
+                tiny_loader(num_samples=32),
+                num_epochs=1,
+                lr=0.05,
+                loss_fn=counting_loss,
+                augment=None,
+                device="cpu",
+            )
+        )
+        == 1
+    )
     assert len(calls) == 2 and "COURSE_TRAIN_CAP" not in capsys.readouterr().out
     # an uncapped run never loads the capped checkpoint
     monkeypatch.delenv(env.TRAIN_CAP_ENV_VAR)
     calls.clear()
-    history = training.fit(tiny_model(), loader, num_epochs=4, lr=0.05, loss_fn=counting_loss, augment=None,
-                           config=config, device="cpu")
+    history = training.fit(
+        tiny_model(), loader, num_epochs=4, lr=0.05, loss_fn=counting_loss, augment=None, config=config, device="cpu"
+    )
     assert len(history) == 4 and len(calls) == 20 and totals[-1] == 20
     assert "loaded cached" not in capsys.readouterr().out
     assert len(list((clean_env / "cache").glob("tiny-*.pt"))) == 2
@@ -132,13 +166,23 @@ def test_train_cap_limits_epochs_steps_and_schedule(clean_env, monkeypatch, caps
 
 # ----------------------------------------------------------------------------------------- NaN guard
 
+
 def test_nan_loss_stops_fit_and_caches_nothing(clean_env) -> None:
     def nan_loss(outputs, y):
         return exits_loss(outputs, y) * float("nan")
 
     with pytest.raises(RuntimeError, match=r"(?s)epoch 1.*non-finite tensors: stem.*poisoned.*amp='off'.*log\(0\)"):
-        training.fit(tiny_model(), tiny_loader(), num_epochs=2, lr=0.05, loss_fn=nan_loss, augment=None,
-                     config={"name": "nan"}, device="cpu", verbose=False)
+        training.fit(
+            tiny_model(),
+            tiny_loader(),
+            num_epochs=2,
+            lr=0.05,
+            loss_fn=nan_loss,
+            augment=None,
+            config={"name": "nan"},
+            device="cpu",
+            verbose=False,
+        )
     assert not list((clean_env / "cache").glob("*.pt"))
 
 
@@ -157,21 +201,35 @@ class PoisonedStats(nn.Module):
 
 
 def test_nan_batchnorm_statistics_stop_fit(clean_env) -> None:
-    with pytest.raises(RuntimeError, match=r"non-finite tensors: side_bn\.running_mean, side_bn\.running_var\. "
-                                           r"The weights are poisoned"):
-        training.fit(PoisonedStats(), tiny_loader(), num_epochs=1, lr=0.05, augment=None,
-                     config={"name": "bn"}, device="cpu", verbose=False)
+    with pytest.raises(
+        RuntimeError,
+        match=r"non-finite tensors: side_bn\.running_mean, side_bn\.running_var\. "
+        r"The weights are poisoned",
+    ):
+        training.fit(
+            PoisonedStats(),
+            tiny_loader(),
+            num_epochs=1,
+            lr=0.05,
+            augment=None,
+            config={"name": "bn"},
+            device="cpu",
+            verbose=False,
+        )
     assert not list((clean_env / "cache").glob("*.pt"))
 
 
 # ----------------------------------------------------------------------------------------- device batching
 
-@pytest.mark.parametrize("num_samples, drop_last, sizes", [(70, False, [16, 16, 16, 16, 6]), (64, False, [16] * 4),
-                                                         (70, True, [16] * 4)])
+
+@pytest.mark.parametrize(
+    "num_samples, drop_last, sizes", [(70, False, [16, 16, 16, 16, 6]), (64, False, [16] * 4), (70, True, [16] * 4)]
+)
 def test_device_batches_are_the_loaders_batches(num_samples, drop_last, sizes) -> None:
     def loader() -> DataLoader:
-        return tiny_loader(num_samples=num_samples, shuffle=True, generator=torch.Generator().manual_seed(3),
-                           drop_last=drop_last)
+        return tiny_loader(
+            num_samples=num_samples, shuffle=True, generator=torch.Generator().manual_seed(3), drop_last=drop_last
+        )
 
     reference, candidate = loader(), loader()
     batches = training.device_batches(candidate, candidate.dataset.tensors)
@@ -229,8 +287,9 @@ def test_fit_fed_from_the_device_trains_as_the_loader_does(num_samples, cap, cle
     def train() -> tuple[list[dict], dict]:
         model = tiny_model()
         loader = tiny_loader(num_samples=num_samples, shuffle=True, generator=torch.Generator().manual_seed(3))
-        history = training.fit(model, loader, num_epochs=3, lr=0.05, loss_fn=exits_loss, augment="shift_flip",
-                               device="cpu", verbose=False)
+        history = training.fit(
+            model, loader, num_epochs=3, lr=0.05, loss_fn=exits_loss, augment="shift_flip", device="cpu", verbose=False
+        )
         return [{k: v for k, v in r.items() if k != "seconds"} for r in history], model.state_dict()
 
     torch.manual_seed(7)
@@ -251,6 +310,7 @@ def test_fit_fed_from_the_device_trains_as_the_loader_does(num_samples, cap, cle
 
 # ----------------------------------------------------------------------------------------- fit log
 
+
 class EvalRefuses(nn.Module):
     """Trains fine, but its eval-mode forward raises, so the MAC count in the fit log fails."""
 
@@ -268,19 +328,52 @@ def test_fit_log_has_one_line_per_call(clean_env, monkeypatch) -> None:
     log = clean_env / "logs" / "fits.jsonl"
     monkeypatch.setenv(training.FIT_LOG_ENV_VAR, str(log))
     config = {"name": "tiny", "seed": 0}
-    kwargs = dict(num_epochs=2, lr=0.05, loss_fn=exits_loss, augment=None, config=config, device="cpu",
-                  desc="logged", verbose=False)
+    kwargs = dict(
+        num_epochs=2,
+        lr=0.05,
+        loss_fn=exits_loss,
+        augment=None,
+        config=config,
+        device="cpu",
+        desc="logged",
+        verbose=False,
+    )
     torch.manual_seed(5)
     training.fit(tiny_model(), tiny_loader(), **kwargs)
     after_logged = torch.rand(3)
     training.fit(tiny_model(), tiny_loader(), **kwargs)  # from the cache
     training.fit(EvalRefuses(), tiny_loader(), num_epochs=1, lr=0.05, augment=None, device="cpu", verbose=False)
     trained, cached, refused = (json.loads(line) for line in log.read_text().splitlines())
-    assert {k: trained[k] for k in ("desc", "config", "num_epochs", "epochs_run", "steps_run", "steps_per_epoch",
-                                    "train_size", "batch_size", "model", "amp", "device", "cached")} == {
-        "desc": "logged", "config": "tiny", "num_epochs": 2, "epochs_run": 2, "steps_run": 8, "steps_per_epoch": 4,
-        "train_size": 64, "batch_size": 16, "model": "EarlyExitResNet", "amp": "auto", "device": "cpu",
-        "cached": False}
+    assert {
+        k: trained[k]
+        for k in (
+            "desc",
+            "config",
+            "num_epochs",
+            "epochs_run",
+            "steps_run",
+            "steps_per_epoch",
+            "train_size",
+            "batch_size",
+            "model",
+            "amp",
+            "device",
+            "cached",
+        )
+    } == {
+        "desc": "logged",
+        "config": "tiny",
+        "num_epochs": 2,
+        "epochs_run": 2,
+        "steps_run": 8,
+        "steps_per_epoch": 4,
+        "train_size": 64,
+        "batch_size": 16,
+        "model": "EarlyExitResNet",
+        "amp": "auto",
+        "device": "cpu",
+        "cached": False,
+    }
     assert trained["macs_per_image"] == cost.module_macs(tiny_model(), torch.zeros(1, 1, 8, 8))
     assert trained["seconds"] > 0 and trained["cap"] is None
     assert cached["cached"] is True and cached["steps_run"] == 0 and cached["macs_per_image"] > 0
@@ -294,6 +387,7 @@ def test_fit_log_has_one_line_per_call(clean_env, monkeypatch) -> None:
 
 
 # ----------------------------------------------------------------------------------------- datasets
+
 
 def nearest_mean_accuracy(X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray) -> float:
     X_train, X_test = X_train.reshape(len(X_train), -1) / 255.0, X_test.reshape(len(X_test), -1) / 255.0
@@ -352,9 +446,11 @@ def test_corrupt_cifar_files_get_their_own_message(clean_env, monkeypatch) -> No
     attempts = refuse_network(monkeypatch)
     folder = write_cifar10(data.data_root() / "downloads")  # synthetic: present, but not the real md5 sums
     started = time.perf_counter()
-    with pytest.raises(data.DatasetUnavailableError,
-                       match=r"(?s)present but fail torchvision's md5 checksum: data_batch_1, .*Delete them"
-                             r".*COURSE_SKIP_CHECKSUM=1") as info:
+    with pytest.raises(
+        data.DatasetUnavailableError,
+        match=r"(?s)present but fail torchvision's md5 checksum: data_batch_1, .*Delete them"
+        r".*COURSE_SKIP_CHECKSUM=1",
+    ) as info:
         data.load_dataset("cifar10")
     assert str(folder) in str(info.value) and "one-time download" not in str(info.value)
     (folder / "data_batch_1").write_bytes(b"garbage")
@@ -374,9 +470,11 @@ def test_corrupt_idx_files_get_their_own_message(clean_env, monkeypatch) -> None
     (folder / "train-images-idx3-ubyte").write_bytes(b"garbage that is no idx file")
     labels = folder / "t10k-labels-idx1-ubyte"
     labels.write_bytes(labels.read_bytes()[:-3])  # truncated
-    with pytest.raises(data.DatasetUnavailableError,
-                       match=r"present but are not valid idx files: train-images-idx3-ubyte \(bad header\), "
-                             r"t10k-labels-idx1-ubyte \(length does not match the header\)\. Delete them"):
+    with pytest.raises(
+        data.DatasetUnavailableError,
+        match=r"present but are not valid idx files: train-images-idx3-ubyte \(bad header\), "
+        r"t10k-labels-idx1-ubyte \(length does not match the header\)\. Delete them",
+    ):
         data.load_dataset("fashion_mnist")
     assert not attempts
 

@@ -3,6 +3,7 @@ run in the trusted judge process, results are written as they arrive.
 
 Entry points: `autograder.grader.cli.main(argv)` (grade) and `autograder.grader.cli.report_main(argv)`.
 """
+
 from __future__ import annotations
 
 __all__ = ["cli", "judge", "notebook", "records", "report", "runner", "sandbox", "suites", "protocol", "trusted"]

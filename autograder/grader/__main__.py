@@ -1,4 +1,5 @@
 """`python -m autograder.grader grade ...` / `... report DIR` (until autograder/__main__.py dispatches)."""
+
 from __future__ import annotations
 
 import sys
@@ -11,8 +12,11 @@ def dispatch(argv: list[str]) -> int:
         return report_main(argv[1:])
     if argv and argv[0] == "grade":
         return main(argv[1:])
-    print("usage: python -m autograder.grader grade SUBMISSIONS... --out DIR [options]\n"
-          "       python -m autograder.grader report DIR", file=sys.stderr)
+    print(
+        "usage: python -m autograder.grader grade SUBMISSIONS... --out DIR [options]\n"
+        "       python -m autograder.grader report DIR",
+        file=sys.stderr,
+    )
     return 2
 
 

@@ -1,4 +1,5 @@
 """Command line: `python -m autograder grade ...` (main) and `python -m autograder report DIR` (report_main)."""
+
 from __future__ import annotations
 
 import argparse
@@ -58,6 +59,7 @@ def _file_reader(path: Path) -> Callable[[], bytes]:
         if size > FILE_LIMIT:
             raise ValueError(f"file is too large ({size / 2**20:.0f} MiB)")
         return path.read_bytes()
+
     return read
 
 
@@ -109,6 +111,7 @@ def _zip_submissions(path: Path, shown: str) -> list[Submission]:
             if len(data) > ZIP_MEMBER_LIMIT:
                 raise ValueError("zip member expands beyond the size limit")
             return data
+
         subs.append(Submission(source, name, read))
     zf.close()
     return subs
@@ -137,7 +140,7 @@ def collect_submissions(paths: list[str]) -> tuple[list[Submission], list[str]]:
         else:
             parts = path.resolve().parts
             lowered = [p.lower() for p in parts]
-            relpath = "/".join(parts[lowered.index("submitted"):]) if "submitted" in lowered[:-1] else path.name
+            relpath = "/".join(parts[lowered.index("submitted") :]) if "submitted" in lowered[:-1] else path.name
             if path.suffix.lower() != ".ipynb":
                 warnings.append(f"{arg}: not a .ipynb file; graded anyway")
             subs.append(Submission(str(path), relpath, _file_reader(path)))
@@ -146,35 +149,66 @@ def collect_submissions(paths: list[str]) -> tuple[list[Submission], list[str]]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m autograder grade", description="Grade notebook submissions with the hidden tests.",
-        epilog=RULES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="python -m autograder grade",
+        description="Grade notebook submissions with the hidden tests.",
+        epilog=RULES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("submissions", nargs="+", help=".ipynb files, folders (recursive) or .zip archives")
     parser.add_argument("--out", required=True, help="output folder (results.jsonl, grades.csv, feedback/, stats)")
     parser.add_argument("--workers", type=int, default=1, help="submissions graded at a time (default 1)")
     parser.add_argument("--test-timeout", type=float, default=60.0, help="seconds per hidden test (default 60)")
     parser.add_argument("--cell-timeout", type=float, default=300.0, help="seconds per executed cell (default 300)")
-    parser.add_argument("--notebook-timeout", type=float, default=1800.0,
-                        help="seconds for one notebook, cells and tests together (default 1800)")
-    parser.add_argument("--cells", choices=("definitions", "all"), default="definitions",
-                        help="which non-test cells run (default: definitions)")
-    parser.add_argument("--release-dir", default="notebooks",
-                        help="release notebooks used to recognise cells and notebooks (default notebooks/)")
-    parser.add_argument("--hidden-dir", action="append", default=[],
-                        help=f"extra folder searched first for hidden suites <stem>.py (also ${HIDDEN_ENV_VAR})")
+    parser.add_argument(
+        "--notebook-timeout",
+        type=float,
+        default=1800.0,
+        help="seconds for one notebook, cells and tests together (default 1800)",
+    )
+    parser.add_argument(
+        "--cells",
+        choices=("definitions", "all"),
+        default="definitions",
+        help="which non-test cells run (default: definitions)",
+    )
+    parser.add_argument(
+        "--release-dir",
+        default="notebooks",
+        help="release notebooks used to recognise cells and notebooks (default notebooks/)",
+    )
+    parser.add_argument(
+        "--hidden-dir",
+        action="append",
+        default=[],
+        help=f"extra folder searched first for hidden suites <stem>.py (also ${HIDDEN_ENV_VAR})",
+    )
     parser.add_argument("--force", action="store_true", help="regrade submissions already in results.jsonl")
     parser.add_argument("--no-ipython", action="store_true", help="run cells with exec instead of IPython")
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no gradebook table")
     box = parser.add_argument_group("sandbox (docs/grader_security.md)")
-    box.add_argument("--sandbox", choices=("auto", "bubblewrap", "process"), default="auto",
-                     help="isolation of the student's process: bubblewrap when available (auto, the default), "
-                          "required (bubblewrap), or process isolation and limits only (process)")
+    box.add_argument(
+        "--sandbox",
+        choices=("auto", "bubblewrap", "process"),
+        default="auto",
+        help="isolation of the student's process: bubblewrap when available (auto, the default), "
+        "required (bubblewrap), or process isolation and limits only (process)",
+    )
     box.add_argument("--memory-limit", default="6G", help="memory of the student's process (RLIMIT_DATA; default 6G)")
-    box.add_argument("--cpu-limit", type=float, default=None,
-                     help="CPU seconds of the student's process (default: notebook timeout x threads + 60)")
+    box.add_argument(
+        "--cpu-limit",
+        type=float,
+        default=None,
+        help="CPU seconds of the student's process (default: notebook timeout x threads + 60)",
+    )
     box.add_argument("--file-limit", default="1G", help="largest file the student's code may write (default 1G)")
-    box.add_argument("--nproc-limit", type=int, default=512, help="processes/threads of the student's uid (default 512)")
-    box.add_argument("--output-limit", default="256K",
-                     help="printed output kept per runner, head and tail (default 256K; the rest is dropped)")
+    box.add_argument(
+        "--nproc-limit", type=int, default=512, help="processes/threads of the student's uid (default 512)"
+    )
+    box.add_argument(
+        "--output-limit",
+        default="256K",
+        help="printed output kept per runner, head and tail (default 256K; the rest is dropped)",
+    )
     return parser
 
 
@@ -194,16 +228,22 @@ def _grade_one(sub: Submission, ctx: NotebookContext) -> GradeRecord:
         data, error = b"", f"could not read the file ({err})"
     relpath = sub.relpath
     if error.startswith("zip member refused"):  # an unsafe name never names a student ('x/../../alice/..')
-        relpath = f"refused-zip-member-{hashlib.sha1(sub.source.encode()).hexdigest()[:8]}/" \
-                  f"{PurePosixPath(relpath.replace(chr(92), '/')).name or 'member'}"
+        relpath = (
+            f"refused-zip-member-{hashlib.sha1(sub.source.encode()).hexdigest()[:8]}/"
+            f"{PurePosixPath(relpath.replace(chr(92), '/')).name or 'member'}"
+        )
     try:
         return grade_notebook_bytes(data, relpath, sub.source, ctx, read_error=error)
     except Exception as err:  # noqa: BLE001 - a grader bug must not stop the batch
         tb = traceback.format_exc(limit=3)
         print(f"internal grader error on {sub.source}:\n{tb}", file=sys.stderr)
-        return GradeRecord(source=sub.source, relpath=sub.relpath, sha256=hashlib.sha256(data).hexdigest(),
-                           student=nbmod.identify_student(sub.relpath, None)[0],
-                           reasons=[f"internal grader error ({type(err).__name__}: {err}); please report"])
+        return GradeRecord(
+            source=sub.source,
+            relpath=sub.relpath,
+            sha256=hashlib.sha256(data).hexdigest(),
+            student=nbmod.identify_student(sub.relpath, None)[0],
+            reasons=[f"internal grader error ({type(err).__name__}: {err}); please report"],
+        )
 
 
 def _masks(submissions: list[Submission], out: Path, hidden_dirs: list[str]) -> tuple[str, ...]:
@@ -211,8 +251,11 @@ def _masks(submissions: list[Submission], out: Path, hidden_dirs: list[str]) -> 
     paths: list[Path] = [out, *(Path(h) for h in hidden_dirs)]
     paths += [Path(d) for d in os.environ.get("AUTOGRADER_HIDDEN_DIR", "").split(os.pathsep) if d.strip()]
     for sub in submissions:
-        file = Path(sub.source.split("!", 1)[0]) if "!" in sub.source and not Path(sub.source).exists() \
+        file = (
+            Path(sub.source.split("!", 1)[0])
+            if "!" in sub.source and not Path(sub.source).exists()
             else Path(sub.source)
+        )
         paths.append(file.parent if file.parent != Path(".") else file)
     unique: list[str] = []
     for p in paths:
@@ -225,14 +268,22 @@ def _masks(submissions: list[Submission], out: Path, hidden_dirs: list[str]) -> 
     return tuple(unique)
 
 
-def grade(submissions: list[Submission], out: Path, options: GradeOptions, workers: int = 1,
-          hidden_dirs: list[str] | None = None, release_dir: Path | None = None, force: bool = False,
-          progress: bool = True) -> list[GradeRecord]:
+def grade(
+    submissions: list[Submission],
+    out: Path,
+    options: GradeOptions,
+    workers: int = 1,
+    hidden_dirs: list[str] | None = None,
+    release_dir: Path | None = None,
+    force: bool = False,
+    progress: bool = True,
+) -> list[GradeRecord]:
     """Grade submissions into `out`; return every record in results.jsonl (old and new)."""
     out.mkdir(parents=True, exist_ok=True)
     masks = _masks(submissions, out, list(hidden_dirs or []))
-    options = dataclasses.replace(options, sandbox=dataclasses.replace(
-        options.sandbox, masks=tuple(options.sandbox.masks) + masks))
+    options = dataclasses.replace(
+        options, sandbox=dataclasses.replace(options.sandbox, masks=tuple(options.sandbox.masks) + masks)
+    )
     log = rep.ResultsLog(out / "results.jsonl")
     done = set() if force else {record.key for record in rep.read_records(log.path)}
     suite_files = find_suites(hidden_dirs or [])
@@ -256,6 +307,7 @@ def grade(submissions: list[Submission], out: Path, options: GradeOptions, worke
     bar = None
     if progress and todo:
         from tqdm import tqdm
+
         bar = tqdm(total=len(todo), desc="grading", unit="nb", file=sys.stderr, mininterval=1.0)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = [pool.submit(_grade_one, sub, ctx) for sub in todo]
@@ -287,15 +339,26 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     threads = max(1, (os.cpu_count() or 1) // args.workers)
     try:
-        sandbox = SandboxConfig(mode=args.sandbox, memory_bytes=parse_size(args.memory_limit),
-                                cpu_seconds=args.cpu_limit, nproc=args.nproc_limit,
-                                file_bytes=parse_size(args.file_limit), output_bytes=parse_size(args.output_limit))
+        sandbox = SandboxConfig(
+            mode=args.sandbox,
+            memory_bytes=parse_size(args.memory_limit),
+            cpu_seconds=args.cpu_limit,
+            nproc=args.nproc_limit,
+            file_bytes=parse_size(args.file_limit),
+            output_bytes=parse_size(args.output_limit),
+        )
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    options = GradeOptions(test_timeout=args.test_timeout, cell_timeout=args.cell_timeout,
-                           notebook_timeout=args.notebook_timeout, cells=args.cells,
-                           use_ipython=not args.no_ipython, threads=threads, sandbox=sandbox)
+    options = GradeOptions(
+        test_timeout=args.test_timeout,
+        cell_timeout=args.cell_timeout,
+        notebook_timeout=args.notebook_timeout,
+        cells=args.cells,
+        use_ipython=not args.no_ipython,
+        threads=threads,
+        sandbox=sandbox,
+    )
     if args.sandbox == "bubblewrap":
         try:
             options.isolation()
@@ -304,8 +367,16 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     out = Path(args.out)
     t0 = time.monotonic()
-    records = grade(subs, out, options, workers=args.workers, hidden_dirs=args.hidden_dir,
-                    release_dir=_release_dir(args.release_dir), force=args.force, progress=not args.quiet)
+    records = grade(
+        subs,
+        out,
+        options,
+        workers=args.workers,
+        hidden_dirs=args.hidden_dir,
+        release_dir=_release_dir(args.release_dir),
+        force=args.force,
+        progress=not args.quiet,
+    )
     if not args.quiet:
         print(rep.gradebook_table(records))
         print(f"results in {out} ({time.monotonic() - t0:.1f} s)")
@@ -314,8 +385,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def report_main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m autograder report DIR`: print the gradebook again (--rebuild rewrites files)."""
-    parser = argparse.ArgumentParser(prog="python -m autograder report",
-                                     description="Print the gradebook of a grading output folder.")
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder report", description="Print the gradebook of a grading output folder."
+    )
     parser.add_argument("out", help="the --out folder of a grading run")
     parser.add_argument("--rebuild", action="store_true", help="also rewrite grades.csv, feedback and stats")
     args = parser.parse_args(argv)

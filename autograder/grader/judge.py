@@ -4,6 +4,7 @@ Hidden tests run here, in the trusted grader process. Student code only ever run
 comes back is plain data loaded with torch's weights_only loader, so spoofed objects and monkeypatched
 torch/numpy/check helpers in the student's process cannot influence a check.
 """
+
 from __future__ import annotations
 
 import functools
@@ -39,8 +40,17 @@ from autograder.grader.records import GradeRecord
 from autograder.student import Student
 from autograder.suite import HiddenTest, Result, Suite
 
-__all__ = ["GradeOptions", "RunnerDied", "RunnerTimeout", "RunnerProcess", "RemoteStudent", "Session",
-           "launch_runner", "runner_env", "grade_notebook_bytes"]
+__all__ = [
+    "GradeOptions",
+    "RunnerDied",
+    "RunnerTimeout",
+    "RunnerProcess",
+    "RemoteStudent",
+    "Session",
+    "launch_runner",
+    "runner_env",
+    "grade_notebook_bytes",
+]
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,7 +94,7 @@ def runner_env(workdir: Path, threads: int | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("COURSE_SIZE", "small")
     env.pop("COURSE_TRAIN_CAP", None)  # hidden tests train their small models in full, whatever the smoke cap
-    env.pop("COURSE_FIT_LOG", None)     # and write no time log outside their work folder
+    env.pop("COURSE_FIT_LOG", None)  # and write no time log outside their work folder
     env["MPLBACKEND"] = "Agg"
     env["TQDM_DISABLE"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -103,8 +113,16 @@ def runner_env(workdir: Path, threads: int | None = None) -> dict[str, str]:
 class RunnerProcess:
     """A started runner and the two private pipe ends the judge keeps."""
 
-    def __init__(self, proc: subprocess.Popen, to_runner: int, from_runner: int, workdir: Path,
-                 output: sbx.BoundedOutput, marker: str = "", isolation: str = "process") -> None:
+    def __init__(
+        self,
+        proc: subprocess.Popen,
+        to_runner: int,
+        from_runner: int,
+        workdir: Path,
+        output: sbx.BoundedOutput,
+        marker: str = "",
+        isolation: str = "process",
+    ) -> None:
         self.proc = proc
         self.to_runner = to_runner
         self.from_runner = from_runner
@@ -200,18 +218,33 @@ def launch_runner(workdir: Path, options: GradeOptions) -> RunnerProcess:
         os.chown(workdir, drop, drop)
     marker = sbx.new_marker()
     env = sbx.runner_environment(runner_env(workdir, options.threads), workdir, marker)
-    env[sbx.LIMITS_ENV] = json.dumps({"memory_bytes": cfg.memory_bytes, "memory_kind": cfg.memory_kind,
-                                      "cpu_seconds": options.cpu_seconds(), "nproc": cfg.nproc,
-                                      "file_bytes": cfg.file_bytes, "drop_to_uid": drop})
+    env[sbx.LIMITS_ENV] = json.dumps(
+        {
+            "memory_bytes": cfg.memory_bytes,
+            "memory_kind": cfg.memory_kind,
+            "cpu_seconds": options.cpu_seconds(),
+            "nproc": cfg.nproc,
+            "file_bytes": cfg.file_bytes,
+            "drop_to_uid": drop,
+        }
+    )
     req_r, req_w = os.pipe()
     rep_r, rep_w = os.pipe()
     out_r, out_w = os.pipe()
     inner = [*options.runner_prefix, options.python, "-m", "autograder.grader.runner", str(req_r), str(rep_w)]
     cmd = sbx.bwrap_command(inner, workdir, cfg, privileged) if isolation == "bubblewrap" else inner
     try:
-        proc = subprocess.Popen(cmd, cwd=str(workdir), env=env, stdin=subprocess.DEVNULL, stdout=out_w,
-                                stderr=subprocess.STDOUT, pass_fds=(req_r, rep_w), start_new_session=True,
-                                close_fds=True)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=str(workdir),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out_w,
+            stderr=subprocess.STDOUT,
+            pass_fds=(req_r, rep_w),
+            start_new_session=True,
+            close_fds=True,
+        )
     except BaseException:
         for fd in (req_w, rep_r, out_r):
             os.close(fd)
@@ -225,6 +258,7 @@ def launch_runner(workdir: Path, options: GradeOptions) -> RunnerProcess:
 
 # ---------------------------------------------------------------------------------------------
 
+
 class Session:
     """One notebook's runner: executes the selected cells, restarts after deaths and timeouts."""
 
@@ -234,14 +268,14 @@ class Session:
         self.deadline = deadline
         self.workdir = Path(tempfile.mkdtemp(prefix="grader-run-"))
         self.runner: RunnerProcess | None = None
-        self.skip: dict[int, str] = {}        # plan index -> why it is skipped on restarts
-        self.outcomes: dict[int, dict] = {}   # plan index -> first outcome
+        self.skip: dict[int, str] = {}  # plan index -> why it is skipped on restarts
+        self.outcomes: dict[int, dict] = {}  # plan index -> first outcome
         self.restarts = 0
         self.notes: list[str] = []
         self.device = ""
-        self.failure = ""                     # why no runner could be started
+        self.failure = ""  # why no runner could be started
         self.runner_info: dict = {}
-        self.output_bytes = 0                 # student output of every runner of this session
+        self.output_bytes = 0  # student output of every runner of this session
         self.output_truncated = False
         self.isolation, self.isolation_note = options.isolation()
 
@@ -364,15 +398,16 @@ class RemoteStudent(Student):
     def __init__(self, session: Session) -> None:
         self.session = session
         self.deadline = time.monotonic() + 60.0
-        self.uses: tuple[str, ...] = ()       # graded functions of the running test (never shipped)
+        self.uses: tuple[str, ...] = ()  # graded functions of the running test (never shipped)
 
     def has(self, name: str) -> bool:
         header, _ = self.session.request({"op": "has", "name": str(name)}, self.deadline)
         return header.get("kind") == "has" and header.get("value") is True
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        header, payload = self.session.request({"op": "call", "name": name, "args": args, "kwargs": kwargs},
-                                               self.deadline)
+        header, payload = self.session.request(
+            {"op": "call", "name": name, "args": args, "kwargs": kwargs}, self.deadline
+        )
         return self._decode(header, payload, f"`{name}`")
 
     def probe(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -380,15 +415,20 @@ class RemoteStudent(Student):
         path = getattr(module, "__file__", None)
         if module is None or not path:
             raise TypeError(f"probe {fn!r} is not a module-level function of an importable module")
-        message = {"op": "probe", "module": fn.__module__, "qualname": fn.__qualname__, "args": args,
-                   "kwargs": kwargs, "source": _shipped_probe(str(path), fn.__qualname__)}  # course/ is masked
+        message = {
+            "op": "probe",
+            "module": fn.__module__,
+            "qualname": fn.__qualname__,
+            "args": args,
+            "kwargs": kwargs,
+            "source": _shipped_probe(str(path), fn.__qualname__),
+        }  # course/ is masked
         chooser = getattr(module, "reference_helpers", None)
         helpers = tuple(chooser(fn.__qualname__, args)) if callable(chooser) else ()
         helpers = tuple(h for h in helpers if h not in self.uses)  # never the reference of what is tested
         stem = getattr(module, "STEM", None)
         if helpers and isinstance(stem, str):
-            message["reference"] = {"stem": stem, "names": list(helpers),
-                                    "source": _shipped_reference(stem, helpers)}
+            message["reference"] = {"stem": stem, "names": list(helpers), "source": _shipped_reference(stem, helpers)}
         header, payload = self.session.request(message, self.deadline)
         return self._decode(header, payload, "the student's code")
 
@@ -401,8 +441,12 @@ class RemoteStudent(Student):
                 return student_api.load_sanitized(payload)
             except Exception as err:  # noqa: BLE001 - forged or corrupt bytes
                 raise fw.StudentError(f"{what} returned an unusable value ({type(err).__name__})") from None
-        errors = {"not_attempted": fw.NotAttempted, "student_error": fw.StudentError, "missing": fw.Missing,
-                  "test_failure": fw.TestFailure}
+        errors = {
+            "not_attempted": fw.NotAttempted,
+            "student_error": fw.StudentError,
+            "missing": fw.Missing,
+            "test_failure": fw.TestFailure,
+        }
         if kind in errors:
             raise errors[kind](message)
         raise fw.StudentError(f"{what}: unexpected reply from the student's process ({kind!r})")
@@ -420,9 +464,9 @@ def _shipped_reference(stem: str, names: tuple[str, ...]) -> str:
 
 # ---------------------------------------------------------------------------------------------
 
+
 def _result(test: HiddenTest, state: str, message: str) -> Result:
-    return Result(test.name, test.grade_id, state, test.points if state == "passed" else 0.0, test.points,
-                  message)
+    return Result(test.name, test.grade_id, state, test.points if state == "passed" else 0.0, test.points, message)
 
 
 def _all_tests(suite: Suite, state: str, message: str) -> list[dict]:
@@ -437,13 +481,18 @@ def run_tests(session: Session, suite: Suite, options: GradeOptions) -> list[dic
         t0 = time.monotonic()
         remaining = session.deadline - t0
         if remaining <= 0:
-            rows.append({**_result(test, "timeout", "not run: the whole-notebook time limit was reached").to_dict(),
-                         "duration_s": 0.0})
+            rows.append(
+                {
+                    **_result(test, "timeout", "not run: the whole-notebook time limit was reached").to_dict(),
+                    "duration_s": 0.0,
+                }
+            )
             continue
         if session.runner is None or not session.runner.alive():
             if not session.ensure_runner():
-                rows.append({**_result(test, "kernel died", f"not run: {session.failure}").to_dict(),
-                             "duration_s": 0.0})
+                rows.append(
+                    {**_result(test, "kernel died", f"not run: {session.failure}").to_dict(), "duration_s": 0.0}
+                )
                 continue
         limit = min(options.test_timeout, remaining)
         student.deadline = time.monotonic() + limit
@@ -452,8 +501,11 @@ def run_tests(session: Session, suite: Suite, options: GradeOptions) -> list[dic
             result = fw.run_test(test, student)
         except RunnerTimeout:
             by_notebook = limit < options.test_timeout
-            why = "the whole-notebook time limit was reached" if by_notebook else \
-                f"the test took longer than {options.test_timeout:g} s (infinite loop?)"
+            why = (
+                "the whole-notebook time limit was reached"
+                if by_notebook
+                else f"the test took longer than {options.test_timeout:g} s (infinite loop?)"
+            )
             result = _result(test, "timeout", why)
             session.restart()
         except RunnerDied as err:
@@ -475,8 +527,9 @@ class NotebookContext:
         return {stem: {n for t in s.tests for n in t.uses} for stem, s in self.suites.items()}
 
 
-def grade_notebook_bytes(data: bytes | None, relpath: str, source: str, ctx: NotebookContext,
-                         read_error: str = "") -> GradeRecord:
+def grade_notebook_bytes(
+    data: bytes | None, relpath: str, source: str, ctx: NotebookContext, read_error: str = ""
+) -> GradeRecord:
     """Grade one submitted file; always returns a record (never raises for anything a student did)."""
     t0 = time.monotonic()
     digest = hashlib.sha256(data or b"").hexdigest()
@@ -494,8 +547,11 @@ def grade_notebook_bytes(data: bytes | None, relpath: str, source: str, ctx: Not
     record.student, record.student_rule, record.stem, record.stem_rule = student, student_rule, stem, stem_rule
     suite = ctx.suites.get(stem) if stem else None
     if suite is None:
-        record.reasons.append(f"could not tell which notebook this is ({stem_rule}); nothing graded"
-                              if stem is None else f"no hidden tests for {stem}")
+        record.reasons.append(
+            f"could not tell which notebook this is ({stem_rule}); nothing graded"
+            if stem is None
+            else f"no hidden tests for {stem}"
+        )
         if error:
             record.reasons.append(error)
         return _finish(record, 0.0, t0)
@@ -526,8 +582,10 @@ def grade_notebook_bytes(data: bytes | None, relpath: str, source: str, ctx: Not
         session.close()
     record.output_bytes = session.output_bytes
     if session.output_truncated:
-        record.reasons.append(f"the notebook printed {session.output_bytes / 2**20:.1f} MiB; only the first "
-                                 f"and last {ctx.options.sandbox.output_bytes // 2048} KiB were kept")
+        record.reasons.append(
+            f"the notebook printed {session.output_bytes / 2**20:.1f} MiB; only the first "
+            f"and last {ctx.options.sandbox.output_bytes // 2048} KiB were kept"
+        )
     return _finish(record, suite.max_points, t0)
 
 

@@ -18,6 +18,7 @@ Student, first rule that applies:
   3. the file name with the stem removed, e.g. ``03_early_exit_alice.ipynb`` or ``alice-03_early_exit.ipynb``;
   4. the file name itself (without ``.ipynb``).
 """
+
 from __future__ import annotations
 
 import ast
@@ -116,8 +117,9 @@ def _source_text(value: Any) -> str:
 def parse_notebook(data: bytes) -> ParsedNotebook:
     """Parse notebook bytes of nbformat 3 or 4.x (any minor), tolerating missing fields; raise NotebookError."""
     if len(data) > MAX_NOTEBOOK_BYTES:
-        raise NotebookError(f"notebook is too large ({len(data) / 2**20:.0f} MiB; the limit is "
-                            f"{MAX_NOTEBOOK_BYTES / 2**20:.0f} MiB)")
+        raise NotebookError(
+            f"notebook is too large ({len(data) / 2**20:.0f} MiB; the limit is {MAX_NOTEBOOK_BYTES / 2**20:.0f} MiB)"
+        )
     if not data.strip():
         raise NotebookError("notebook file is empty")
     try:
@@ -142,8 +144,13 @@ def parse_notebook(data: bytes) -> ParsedNotebook:
         if major not in (4, None):
             notes.append(f"nbformat {version} read as version 4")
     elif isinstance(raw.get("worksheets"), list):  # nbformat 3
-        raw_cells = [c for ws in raw["worksheets"] if isinstance(ws, dict)
-                     for c in (ws.get("cells") or []) if isinstance(c, dict)]
+        raw_cells = [
+            c
+            for ws in raw["worksheets"]
+            if isinstance(ws, dict)
+            for c in (ws.get("cells") or [])
+            if isinstance(c, dict)
+        ]
         notes.append(f"nbformat {version} (old format) converted")
     else:
         raise NotebookError("notebook JSON has no cells (is this an .ipynb file?)")
@@ -185,9 +192,37 @@ def _parse(source: str) -> ast.Module | None:
 
 
 _SAFE_CALL_ROOTS = ("torch.", "np.", "numpy.", "math.", "cl.env.", "course_lib.env.", "pathlib.")
-_SAFE_CALLS = {"dict", "list", "tuple", "set", "frozenset", "range", "int", "float", "str", "bool", "len",
-               "sorted", "zip", "enumerate", "min", "max", "sum", "abs", "round", "Path", "namedtuple",
-               "dataclass", "field", "TypeVar", "object", "slice", "reversed", "map", "isinstance"}
+_SAFE_CALLS = {
+    "dict",
+    "list",
+    "tuple",
+    "set",
+    "frozenset",
+    "range",
+    "int",
+    "float",
+    "str",
+    "bool",
+    "len",
+    "sorted",
+    "zip",
+    "enumerate",
+    "min",
+    "max",
+    "sum",
+    "abs",
+    "round",
+    "Path",
+    "namedtuple",
+    "dataclass",
+    "field",
+    "TypeVar",
+    "object",
+    "slice",
+    "reversed",
+    "map",
+    "isinstance",
+}
 
 
 def _dotted(node: ast.AST) -> str:
@@ -215,12 +250,12 @@ def _simple_expression(node: ast.AST) -> bool:
 
 
 def _definition_statement(stmt: ast.stmt) -> bool:
-    if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
-                         ast.Pass)):
+    if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Pass)):
         return True
     if isinstance(stmt, ast.Expr):  # a docstring, or a cheap setup call such as cl.env.set_seed(0)
-        return isinstance(stmt.value, ast.Constant) or (isinstance(stmt.value, ast.Call)
-                                                        and _simple_expression(stmt.value))
+        return isinstance(stmt.value, ast.Constant) or (
+            isinstance(stmt.value, ast.Call) and _simple_expression(stmt.value)
+        )
     if isinstance(stmt, ast.Assign):
         return _simple_expression(stmt.value)
     if isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
@@ -256,6 +291,7 @@ def _normalise(source: str) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Release notebooks and identification
+
 
 @dataclass
 class ReleaseInfo:
@@ -296,8 +332,9 @@ def _canon(text: str) -> str:
     return re.sub(r"[\s\-]+", "_", text.lower())
 
 
-def identify_stem(nb: ParsedNotebook | None, filename: str, known: dict[str, set[str]],
-                  releases: dict[str, ReleaseInfo] | None = None) -> tuple[str | None, str]:
+def identify_stem(
+    nb: ParsedNotebook | None, filename: str, known: dict[str, set[str]], releases: dict[str, ReleaseInfo] | None = None
+) -> tuple[str | None, str]:
     """Return (stem or None, how it was found). `known` maps each stem to its graded function names."""
     releases = releases or {}
     if nb is not None:
@@ -323,8 +360,9 @@ def identify_stem(nb: ParsedNotebook | None, filename: str, known: dict[str, set
             names = set(names) | (releases[stem].solution_names if stem in releases else set())
             score = len(names & defined) / len(names) if names else 0.0
             if stem in releases and releases[stem].all_text:
-                ratio = difflib.SequenceMatcher(None, text[:20000], releases[stem].all_text[:20000],
-                                                autojunk=False).quick_ratio()
+                ratio = difflib.SequenceMatcher(
+                    None, text[:20000], releases[stem].all_text[:20000], autojunk=False
+                ).quick_ratio()
                 score = max(score, ratio * 0.9)
             if score > best_score:
                 best, best_score = stem, score
@@ -366,13 +404,14 @@ def identify_student(relpath: str, stem: str | None, root_is_container: bool = T
 # ---------------------------------------------------------------------------------------------
 # Cell selection
 
+
 @dataclass
 class CellPlan:
     """A code cell (or cells joined after a split) and whether the grader runs it."""
 
     indices: tuple[int, ...]
     source: str
-    kind: str          # setup, solution, definitions, test, other
+    kind: str  # setup, solution, definitions, test, other
     run: bool
     reason: str
 
@@ -390,14 +429,16 @@ def _looks_like_test(cell: Cell, release: ReleaseInfo | None) -> str:
     if release is not None and release.test_sources:
         norm = _normalise(cell.source)
         for test_source in release.test_sources:
-            if norm == test_source or (norm and difflib.SequenceMatcher(None, norm, test_source,
-                                                                        autojunk=False).ratio() >= 0.85):
+            if norm == test_source or (
+                norm and difflib.SequenceMatcher(None, norm, test_source, autojunk=False).ratio() >= 0.85
+            ):
                 return "matches a test cell of the release notebook"
     return ""
 
 
-def plan_cells(nb: ParsedNotebook, mode: str = "definitions", graded_names: Sequence[str] = (),
-               release: ReleaseInfo | None = None) -> list[CellPlan]:
+def plan_cells(
+    nb: ParsedNotebook, mode: str = "definitions", graded_names: Sequence[str] = (), release: ReleaseInfo | None = None
+) -> list[CellPlan]:
     """Decide, per code cell, whether it runs: see the module docstring and docs for the rules."""
     if mode not in ("definitions", "all"):
         raise ValueError(f"cell selection must be 'definitions' or 'all', got {mode!r}")
@@ -417,14 +458,21 @@ def plan_cells(nb: ParsedNotebook, mode: str = "definitions", graded_names: Sequ
                     break
                 joined = joined.rstrip("\n") + "\n" + code[j].source
                 if _parse(joined) is not None:
-                    indices = tuple(c.index for c in code[i:j + 1])
+                    indices = tuple(c.index for c in code[i : j + 1])
                     source = joined
                     i = j
                     break
         i += 1
         test_reason = _looks_like_test(cell, release)
-        if not test_reason and len(indices) == 1 and _parse(source) is None and plans and plans[-1].kind != "test" \
-                and code.index(cell) > 0 and plans[-1].indices[-1] == code[code.index(cell) - 1].index:
+        if (
+            not test_reason
+            and len(indices) == 1
+            and _parse(source) is None
+            and plans
+            and plans[-1].kind != "test"
+            and code.index(cell) > 0
+            and plans[-1].indices[-1] == code[code.index(cell) - 1].index
+        ):
             # the second half of a split cell: join it to the cell before when only the join parses
             joined = plans[-1].source.rstrip("\n") + "\n" + source
             if _parse(joined) is not None:
@@ -440,12 +488,22 @@ def plan_cells(nb: ParsedNotebook, mode: str = "definitions", graded_names: Sequ
             continue
         names = defined_names(source)
         if names & wanted:
-            plans.append(CellPlan(indices, source, "solution", True,
-                                  f"defines graded {', '.join(sorted(names & wanted))}" + joined_note))
+            plans.append(
+                CellPlan(
+                    indices,
+                    source,
+                    "solution",
+                    True,
+                    f"defines graded {', '.join(sorted(names & wanted))}" + joined_note,
+                )
+            )
             continue
         norm = _normalise(source)
-        if (cell.nbgrader.get("locked") and not cell.nbgrader.get("grade")) or "setup_notebook(" in source or \
-                (release is not None and norm and norm in release.setup_sources):
+        if (
+            (cell.nbgrader.get("locked") and not cell.nbgrader.get("grade"))
+            or "setup_notebook(" in source
+            or (release is not None and norm and norm in release.setup_sources)
+        ):
             plans.append(CellPlan(indices, source, "setup", True, "setup cell" + joined_note))
             continue
         if not source.strip():
@@ -453,8 +511,11 @@ def plan_cells(nb: ParsedNotebook, mode: str = "definitions", graded_names: Sequ
             continue
         before_exercises = not any(p.kind == "solution" for p in plans)
         tree = _parse(source)
-        if before_exercises and tree is not None and any(isinstance(st, (ast.Import, ast.ImportFrom))
-                                                         for st in tree.body):
+        if (
+            before_exercises
+            and tree is not None
+            and any(isinstance(st, (ast.Import, ast.ImportFrom)) for st in tree.body)
+        ):
             plans.append(CellPlan(indices, source, "setup", True, "imports before the first exercise" + joined_note))
             continue
         if is_definitions_only(source):

@@ -5,6 +5,7 @@ small JSON header and raw payload bytes that the judge only ever loads with
 `framework.load_sanitized` (torch's weights_only loader): the judge never unpickles anything the
 student's process wrote.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,16 @@ import struct
 import time
 from collections.abc import Callable
 
-__all__ = ["MAX_FRAME", "ChannelClosed", "ChannelTimeout", "ProtocolError", "write_frame", "read_frame",
-           "pack_reply", "unpack_reply"]
+__all__ = [
+    "MAX_FRAME",
+    "ChannelClosed",
+    "ChannelTimeout",
+    "ProtocolError",
+    "write_frame",
+    "read_frame",
+    "pack_reply",
+    "unpack_reply",
+]
 
 MAX_FRAME = 512 * 1024 * 1024
 _LEN = struct.Struct(">Q")
@@ -82,14 +91,13 @@ def unpack_reply(body: bytes) -> tuple[dict, bytes]:
     """Judge side: parse a reply without unpickling anything."""
     if len(body) < _HDR.size:
         raise ProtocolError("reply too short")
-    (n,) = _HDR.unpack(body[:_HDR.size])
+    (n,) = _HDR.unpack(body[: _HDR.size])
     if n > len(body) - _HDR.size:
         raise ProtocolError("reply header length is wrong")
     try:
-        header = json.loads(body[_HDR.size:_HDR.size + n].decode())
+        header = json.loads(body[_HDR.size : _HDR.size + n].decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ProtocolError(f"reply header is not JSON ({err})") from None
     if not isinstance(header, dict) or not isinstance(header.get("kind"), str):
         raise ProtocolError("reply header has no kind")
-    return header, body[_HDR.size + n:]
-
+    return header, body[_HDR.size + n :]

@@ -4,6 +4,7 @@
 ever wrote: keys an older grader did not write take their defaults, and keys this version does not know
 are kept in `extra` and written back unchanged, so a resumed run never loses information.
 """
+
 from __future__ import annotations
 
 import copy

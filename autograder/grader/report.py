@@ -1,4 +1,5 @@
 """Results on disk: results.jsonl (appended as grading goes), grades.csv, feedback, stats, gradebook."""
+
 from __future__ import annotations
 
 import csv
@@ -12,8 +13,15 @@ from pathlib import Path
 from autograder.grader.records import GradeRecord, record_key
 from autograder.suite import STATES
 
-__all__ = ["ResultsLog", "read_records", "read_results", "latest_records", "write_outputs", "gradebook_table",
-           "record_key"]
+__all__ = [
+    "ResultsLog",
+    "read_records",
+    "read_results",
+    "latest_records",
+    "write_outputs",
+    "gradebook_table",
+    "record_key",
+]
 
 
 class ResultsLog:
@@ -101,9 +109,16 @@ def write_outputs(out: Path, records: list[GradeRecord]) -> None:
             per: dict[str, float] = {}
             for t in record.tests:
                 per[t["grade_id"]] = per.get(t["grade_id"], 0.0) + float(t["points"])
-            writer.writerow([record.student, record.stem or "", _fmt(record.points), _fmt(record.max_points),
-                             *[_fmt(per[g]) if g in per else "" for g in grade_ids],
-                             "; ".join(record.reasons)[:1000]])
+            writer.writerow(
+                [
+                    record.student,
+                    record.stem or "",
+                    _fmt(record.points),
+                    _fmt(record.max_points),
+                    *[_fmt(per[g]) if g in per else "" for g in grade_ids],
+                    "; ".join(record.reasons)[:1000],
+                ]
+            )
     for record in latest:
         folder = out / "feedback" / _safe_name(record.student or "unknown")
         folder.mkdir(parents=True, exist_ok=True)
@@ -113,11 +128,13 @@ def write_outputs(out: Path, records: list[GradeRecord]) -> None:
 
 def feedback_markdown(record: GradeRecord) -> str:
     """Feedback for one student and notebook: test names, states, points, messages (never test code)."""
-    lines = [f"# {record.stem or 'unidentified notebook'}: {_fmt(record.points)} / {_fmt(record.max_points)} points",
-             "",
-             f"- student: {record.student} ({record.student_rule})",
-             f"- file: {record.source}",
-             f"- notebook identified by: {record.stem_rule}"]
+    lines = [
+        f"# {record.stem or 'unidentified notebook'}: {_fmt(record.points)} / {_fmt(record.max_points)} points",
+        "",
+        f"- student: {record.student} ({record.student_rule})",
+        f"- file: {record.source}",
+        f"- notebook identified by: {record.stem_rule}",
+    ]
     if record.device:
         lines.append(f"- graded on: {record.device}")
     for reason in record.reasons:
@@ -125,16 +142,25 @@ def feedback_markdown(record: GradeRecord) -> str:
     lines += ["", "| test | cell | state | points | message |", "|---|---|---|---|---|"]
     for t in record.tests:
         message = str(t.get("message", "")).replace("|", "\\|").replace("\n", " ")
-        lines.append(f"| {t['test']} | {t['grade_id']} | {t['state']} | {_fmt(t['points'])} / "
-                     f"{_fmt(t['max_points'])} | {message} |")
+        lines.append(
+            f"| {t['test']} | {t['grade_id']} | {t['state']} | {_fmt(t['points'])} / "
+            f"{_fmt(t['max_points'])} | {message} |"
+        )
     cells = record.cells
     failed = [d for d in cells.get("details", []) if d.get("status") == "failed"]
-    lines += ["", f"Cells executed by the grader: {len(cells.get('ran', [])) + len(cells.get('failed', []))}, "
-                  f"skipped: {len(cells.get('skipped', []))} (demo, plot and test cells are not run)."]
+    lines += [
+        "",
+        f"Cells executed by the grader: {len(cells.get('ran', [])) + len(cells.get('failed', []))}, "
+        f"skipped: {len(cells.get('skipped', []))} (demo, plot and test cells are not run).",
+    ]
     for d in failed:
         lines.append(f"- cell {'+'.join(map(str, d['cells']))} failed: {d.get('error', '')}")
-    lines += ["", "Hidden tests call your functions on fresh inputs; 'not attempted' means the stub still raises "
-                  "NotImplementedError.", ""]
+    lines += [
+        "",
+        "Hidden tests call your functions on fresh inputs; 'not attempted' means the stub still raises "
+        "NotImplementedError.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -142,10 +168,18 @@ def _write_stats(out: Path, latest: list[GradeRecord]) -> None:
     rows: dict[tuple[str, str], dict] = {}
     for record in latest:
         for t in record.tests:
-            row = rows.setdefault((record.stem or "?", t["test"]),
-                                  {"notebook": record.stem or "?", "test": t["test"],
-                                   "grade_id": t["grade_id"], "max_points": float(t["max_points"]), "n": 0,
-                                   "points": 0.0, **{s: 0 for s in STATES}})
+            row = rows.setdefault(
+                (record.stem or "?", t["test"]),
+                {
+                    "notebook": record.stem or "?",
+                    "test": t["test"],
+                    "grade_id": t["grade_id"],
+                    "max_points": float(t["max_points"]),
+                    "n": 0,
+                    "points": 0.0,
+                    **{s: 0 for s in STATES},
+                },
+            )
             row["n"] += 1
             row["points"] += float(t["points"])
             if t["state"] in row:
@@ -153,10 +187,18 @@ def _write_stats(out: Path, latest: list[GradeRecord]) -> None:
     table = []
     for row in rows.values():
         n = row["n"]
-        table.append({"notebook": row["notebook"], "test": row["test"], "grade_id": row["grade_id"],
-                      "n": n, "pass_rate": round(row["passed"] / n, 4) if n else 0.0,
-                      "mean_points": round(row["points"] / n, 4) if n else 0.0,
-                      "max_points": row["max_points"], **{s: row[s] for s in STATES}})
+        table.append(
+            {
+                "notebook": row["notebook"],
+                "test": row["test"],
+                "grade_id": row["grade_id"],
+                "n": n,
+                "pass_rate": round(row["passed"] / n, 4) if n else 0.0,
+                "mean_points": round(row["points"] / n, 4) if n else 0.0,
+                "max_points": row["max_points"],
+                **{s: row[s] for s in STATES},
+            }
+        )
     fields = ["notebook", "test", "grade_id", "n", "pass_rate", "mean_points", "max_points", *STATES]
     with open(out / "stats.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields)
@@ -164,8 +206,9 @@ def _write_stats(out: Path, latest: list[GradeRecord]) -> None:
         writer.writerows(table)
     md = ["# Per-test class statistics", "", "| " + " | ".join(fields) + " |", "|" + "---|" * len(fields)]
     for row in table:
-        md.append("| " + " | ".join(f"{row[f]:.2f}" if isinstance(row[f], float) else str(row[f])
-                                    for f in fields) + " |")
+        md.append(
+            "| " + " | ".join(f"{row[f]:.2f}" if isinstance(row[f], float) else str(row[f]) for f in fields) + " |"
+        )
     (out / "stats.md").write_text("\n".join(md) + "\n", encoding="utf-8")
 
 
@@ -181,9 +224,15 @@ def gradebook_table(records: list[GradeRecord]) -> str:
             counts[t["state"]] = counts.get(t["state"], 0) + 1
         states = ", ".join(f"{n} {s}" for s, n in counts.items()) or "-"
         notes = "; ".join(record.reasons)
-        body.append([str(record.student), str(record.stem or "?"), f"{_fmt(record.points)}/{_fmt(record.max_points)}",
-                     states,
-                     notes[:70] + ("..." if len(notes) > 70 else "")])
+        body.append(
+            [
+                str(record.student),
+                str(record.stem or "?"),
+                f"{_fmt(record.points)}/{_fmt(record.max_points)}",
+                states,
+                notes[:70] + ("..." if len(notes) > 70 else ""),
+            ]
+        )
     widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), "  ".join("-" * w for w in widths)]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in body]

@@ -5,6 +5,7 @@ requests from READ_FD (cells to execute, `has`, `call`, `probe`, `quit`) and wri
 WRITE_FD as a JSON header plus, for results, `student_api.sanitize_bytes` payloads. Student output
 (print, tracebacks) goes to the process's stdout/stderr, never to the reply pipe.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,6 +38,7 @@ class Executor:
         if use_ipython:
             try:
                 from IPython.core.interactiveshell import InteractiveShell
+
                 self.shell = InteractiveShell.instance()
             except Exception:  # noqa: BLE001 - IPython missing or broken in any way: fall back to exec
                 self.shell = None
@@ -102,13 +104,18 @@ def _error_reply(err: BaseException) -> bytes:
     from autograder import student as student_api
     from autograder import suite as fw
 
-    kinds = {fw.TestFailure: "test_failure", fw.NotAttempted: "not_attempted",
-             fw.StudentError: "student_error", fw.Missing: "missing"}
+    kinds = {
+        fw.TestFailure: "test_failure",
+        fw.NotAttempted: "not_attempted",
+        fw.StudentError: "student_error",
+        fw.Missing: "missing",
+    }
     for cls, kind in kinds.items():
         if isinstance(err, cls):
             return pack_reply({"kind": kind, "message": str(err)[:2000]})
-    return pack_reply({"kind": "student_error", "message": f"the student's code raised "
-                                                           f"{student_api.describe_exception(err)}"})
+    return pack_reply(
+        {"kind": "student_error", "message": f"the student's code raised {student_api.describe_exception(err)}"}
+    )
 
 
 def serve(read_fd: int, write_fd: int) -> None:
@@ -120,15 +127,25 @@ def serve(read_fd: int, write_fd: int) -> None:
     device = "cpu"
     try:
         import torch
+
         if torch.cuda.is_available():
             device = f"cuda ({torch.cuda.get_device_name(0)})"
         elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             device = "mps"
     except Exception:  # noqa: BLE001
         pass
-    write_frame(write_fd, pack_reply({"kind": "hello", "device": device, "pid": os.getpid(),
-                                      "ipython": executor.shell is not None,
-                                      "python": sys.version.split()[0]}))
+    write_frame(
+        write_fd,
+        pack_reply(
+            {
+                "kind": "hello",
+                "device": device,
+                "pid": os.getpid(),
+                "ipython": executor.shell is not None,
+                "python": sys.version.split()[0],
+            }
+        ),
+    )
     while True:
         request = pickle.loads(read_frame(read_fd))
         op = request.get("op")
@@ -143,8 +160,9 @@ def serve(read_fd: int, write_fd: int) -> None:
         elif op == "call":
             name = request["name"]
             try:
-                value = student_api.call_in_namespace(executor.namespace, name, tuple(request["args"]),
-                                             dict(request["kwargs"]))
+                value = student_api.call_in_namespace(
+                    executor.namespace, name, tuple(request["args"]), dict(request["kwargs"])
+                )
             except BaseException as err:  # noqa: BLE001
                 write_frame(write_fd, _error_reply(err))
                 continue
@@ -157,9 +175,15 @@ def serve(read_fd: int, write_fd: int) -> None:
                 fn = trusted.load_shipped(request["source"], request["qualname"], request["module"])
                 value = fn(executor.namespace, *request["args"], **request["kwargs"])
             except NotImplementedError:
-                write_frame(write_fd, pack_reply({"kind": "not_attempted", "message":
-                                                  "the graded code still raises NotImplementedError "
-                                                  "(not attempted)"}))
+                write_frame(
+                    write_fd,
+                    pack_reply(
+                        {
+                            "kind": "not_attempted",
+                            "message": "the graded code still raises NotImplementedError (not attempted)",
+                        }
+                    ),
+                )
                 continue
             except BaseException as err:  # noqa: BLE001
                 write_frame(write_fd, _error_reply(err))
@@ -180,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")
     try:
         import matplotlib
+
         matplotlib.use("Agg")
     except Exception:  # noqa: BLE001
         pass

@@ -20,6 +20,7 @@ RLIMIT_DATA (memory; RLIMIT_AS is an option), RLIMIT_CPU, RLIMIT_NPROC, RLIMIT_F
 Student output never reaches the judge's memory or disk unbounded: ``BoundedOutput`` drains the
 runner's stdout/stderr pipe and keeps only its head and tail.
 """
+
 from __future__ import annotations
 
 import functools
@@ -36,22 +37,55 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SandboxConfig", "LIMITS_ENV", "MARKER_ENV", "NOBODY", "bwrap_path", "bwrap_works", "choose_isolation",
-           "secret_paths", "bwrap_command", "runner_environment", "apply_runner_limits", "kill_tree",
-           "find_marked", "BoundedOutput", "parse_size"]
+__all__ = [
+    "SandboxConfig",
+    "LIMITS_ENV",
+    "MARKER_ENV",
+    "NOBODY",
+    "bwrap_path",
+    "bwrap_works",
+    "choose_isolation",
+    "secret_paths",
+    "bwrap_command",
+    "runner_environment",
+    "apply_runner_limits",
+    "kill_tree",
+    "find_marked",
+    "BoundedOutput",
+    "parse_size",
+]
 
 LIMITS_ENV = "AUTOGRADER_RUNNER_LIMITS"
 MARKER_ENV = "AUTOGRADER_RUN_MARKER"
 NOBODY = 65534
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
-GiB = 1024 ** 3
-MiB = 1024 ** 2
+GiB = 1024**3
+MiB = 1024**2
 
 # Environment variables a runner may inherit (everything else, e.g. tokens and keys, is dropped).
-_ENV_KEEP = {"PATH", "LANG", "LANGUAGE", "TZ", "TERM", "LD_LIBRARY_PATH", "PYTHONPATH", "PYTHONHASHSEED",
-             "COURSE_SIZE", "COURSE_CACHE_DIR", "COURSE_DATA_DIR", "COURSE_DEVICE", "OMP_NUM_THREADS",
-             "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "CUDA_HOME", "NVIDIA_VISIBLE_DEVICES",
-             "CUBLAS_WORKSPACE_CONFIG", "PYTORCH_CUDA_ALLOC_CONF", "TQDM_MININTERVAL"}
+_ENV_KEEP = {
+    "PATH",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "TERM",
+    "LD_LIBRARY_PATH",
+    "PYTHONPATH",
+    "PYTHONHASHSEED",
+    "COURSE_SIZE",
+    "COURSE_CACHE_DIR",
+    "COURSE_DATA_DIR",
+    "COURSE_DEVICE",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "CUDA_VISIBLE_DEVICES",
+    "CUDA_HOME",
+    "NVIDIA_VISIBLE_DEVICES",
+    "CUBLAS_WORKSPACE_CONFIG",
+    "PYTORCH_CUDA_ALLOC_CONF",
+    "TQDM_MININTERVAL",
+}
 _ENV_KEEP_PREFIX = ("LC_", "COURSE_")
 
 
@@ -76,16 +110,16 @@ def parse_size(text: str | int | float) -> int:
 class SandboxConfig:
     """Isolation level and limits of every runner of a grading run (defaults for real grading)."""
 
-    mode: str = "auto"                    # auto | bubblewrap | process
-    memory_bytes: int = 6 * GiB           # RLIMIT_DATA (or RLIMIT_AS with memory_kind="as")
+    mode: str = "auto"  # auto | bubblewrap | process
+    memory_bytes: int = 6 * GiB  # RLIMIT_DATA (or RLIMIT_AS with memory_kind="as")
     memory_kind: str = "data"
-    cpu_seconds: float | None = None      # RLIMIT_CPU; None: the whole-notebook time limit x threads + 60 s
-    nproc: int = 512                      # RLIMIT_NPROC (processes and threads of the runner's uid)
-    file_bytes: int = 1 * GiB             # RLIMIT_FSIZE: the largest file the student may write
-    output_bytes: int = 256 * 1024        # runner stdout/stderr kept by the judge (head + tail)
-    tmp_bytes: int = 512 * MiB            # size of the private /tmp and /dev/shm (bubblewrap)
-    uid: int = NOBODY                     # unprivileged uid/gid when the grader runs as root
-    masks: tuple[str, ...] = ()           # extra paths hidden from the runner (submissions, outputs)
+    cpu_seconds: float | None = None  # RLIMIT_CPU; None: the whole-notebook time limit x threads + 60 s
+    nproc: int = 512  # RLIMIT_NPROC (processes and threads of the runner's uid)
+    file_bytes: int = 1 * GiB  # RLIMIT_FSIZE: the largest file the student may write
+    output_bytes: int = 256 * 1024  # runner stdout/stderr kept by the judge (head + tail)
+    tmp_bytes: int = 512 * MiB  # size of the private /tmp and /dev/shm (bubblewrap)
+    uid: int = NOBODY  # unprivileged uid/gid when the grader runs as root
+    masks: tuple[str, ...] = ()  # extra paths hidden from the runner (submissions, outputs)
 
     def __post_init__(self) -> None:
         if self.mode not in ("auto", "bubblewrap", "process"):
@@ -102,6 +136,7 @@ class SandboxConfig:
 # ---------------------------------------------------------------------------------------------
 # Choosing the isolation level
 
+
 def bwrap_path() -> str | None:
     return shutil.which("bwrap") or (("/usr/bin/bwrap") if os.path.exists("/usr/bin/bwrap") else None)
 
@@ -111,8 +146,19 @@ def bwrap_works(path: str) -> tuple[bool, str]:
     """Try bwrap once with the namespaces we use; (ok, why not)."""
     if not sys.platform.startswith("linux"):
         return False, "bubblewrap needs Linux"
-    cmd = [path, "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--die-with-parent",
-           "--dev", "/dev", "--proc", "/proc"]
+    cmd = [
+        path,
+        "--ro-bind",
+        "/",
+        "/",
+        "--unshare-net",
+        "--unshare-pid",
+        "--die-with-parent",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+    ]
     if os.geteuid() != 0:
         cmd.append("--unshare-user")
     else:
@@ -136,12 +182,16 @@ def choose_isolation(mode: str) -> tuple[str, str]:
         return "bubblewrap", ""
     if mode == "bubblewrap":
         raise RuntimeError(f"--sandbox bubblewrap: {why}")
-    return "process", f"bubblewrap unavailable ({why}): process isolation and resource limits only; the " \
-                      f"student's code had network access and could read the grader's files"
+    return (
+        "process",
+        f"bubblewrap unavailable ({why}): process isolation and resource limits only; the "
+        f"student's code had network access and could read the grader's files",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # What the runner must not see, and what it needs
+
 
 def secret_paths(extra: Iterable[str | os.PathLike] = ()) -> list[Path]:
     """Instructor-only folders of the course package: all per-notebook grading content, and solutions/."""
@@ -153,8 +203,12 @@ def secret_paths(extra: Iterable[str | os.PathLike] = ()) -> list[Path]:
 
 def _needed_paths() -> list[Path]:
     """Folders the runner's interpreter and the course package need (re-bound read-only under masks)."""
-    found: list[Path] = [PACKAGE_ROOT, Path(sys.prefix), Path(sys.base_prefix),
-                         Path(os.path.realpath(sys.executable)).parent]
+    found: list[Path] = [
+        PACKAGE_ROOT,
+        Path(sys.prefix),
+        Path(sys.base_prefix),
+        Path(os.path.realpath(sys.executable)).parent,
+    ]
     for key in ("stdlib", "platstdlib", "purelib", "platlib"):
         try:
             found.append(Path(sysconfig.get_paths()[key]))
@@ -168,6 +222,7 @@ def _needed_paths() -> list[Path]:
             found.append(Path(os.environ[key]))
     try:
         from course_lib.training import cache_dir
+
         found.append(cache_dir())
     except Exception:  # noqa: BLE001 - course_lib broken: the runner will say so
         pass
@@ -202,9 +257,24 @@ def bwrap_command(inner: list[str], workdir: Path, cfg: SandboxConfig, privilege
     bwrap = bwrap_path()
     assert bwrap is not None
     workdir = workdir.resolve()
-    args = [bwrap, "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-            "--hostname", "sandbox", "--die-with-parent", "--new-session",
-            "--dev", "/dev", "--proc", "/proc"]
+    args = [
+        bwrap,
+        "--ro-bind",
+        "/",
+        "/",
+        "--unshare-net",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--hostname",
+        "sandbox",
+        "--die-with-parent",
+        "--new-session",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+    ]
     for dev in sorted(Path("/dev").glob("nvidia*")) + [Path("/dev/dri")]:  # GPUs stay usable
         if dev.exists():
             args += ["--dev-bind", str(dev), str(dev)]
@@ -234,8 +304,11 @@ def bwrap_command(inner: list[str], workdir: Path, cfg: SandboxConfig, privilege
             mp = masked.resolve()
         except OSError:
             continue
-        if not mp.exists() or _inside(workdir, mp) or any(_inside(n, mp) for n in
-                                                          (PACKAGE_ROOT, Path(sys.prefix).resolve())):
+        if (
+            not mp.exists()
+            or _inside(workdir, mp)
+            or any(_inside(n, mp) for n in (PACKAGE_ROOT, Path(sys.prefix).resolve()))
+        ):
             continue
         if any(_inside(mp, r) for r in tmpfs_roots) and not any(_inside(mp, n) for n in _needed_paths()):
             continue  # already invisible
@@ -258,8 +331,9 @@ def bwrap_command(inner: list[str], workdir: Path, cfg: SandboxConfig, privilege
 def runner_environment(base: dict[str, str], workdir: Path, marker: str) -> dict[str, str]:
     """The runner's environment: an allow-list of the grader's variables (no tokens or keys) + a marker."""
     env = {k: v for k, v in base.items() if k in _ENV_KEEP or k.startswith(_ENV_KEEP_PREFIX)}
-    env.update({k: base[k] for k in ("MPLBACKEND", "TQDM_DISABLE", "PYTHONDONTWRITEBYTECODE",
-                                     "PYTHONUNBUFFERED") if k in base})
+    env.update(
+        {k: base[k] for k in ("MPLBACKEND", "TQDM_DISABLE", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED") if k in base}
+    )
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
     env["HOME"] = str(workdir)
     env["TMPDIR"] = "/tmp"
@@ -274,6 +348,7 @@ def new_marker() -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Runner side: limits and privileges, before any student code
+
 
 def _tasks_of_uid(uid: int) -> int:
     count = 0
@@ -336,6 +411,7 @@ def apply_runner_limits() -> dict:
     if sys.platform.startswith("linux"):
         try:  # orphans of the student's processes stay our descendants (the judge can find and kill them)
             import ctypes
+
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
         except Exception:  # noqa: BLE001
@@ -350,6 +426,7 @@ def apply_runner_limits() -> dict:
         if sys.platform.startswith("linux"):
             try:  # changing credentials cleared the parent-death signal: set it again
                 import ctypes
+
                 ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
             except Exception:  # noqa: BLE001
                 pass
@@ -359,11 +436,12 @@ def apply_runner_limits() -> dict:
 # ---------------------------------------------------------------------------------------------
 # Judge side: killing everything a runner started, bounded output
 
+
 def _proc_ppid(pid: int) -> int | None:
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             data = fh.read()
-        return int(data[data.rindex(b")") + 2:].split()[1])
+        return int(data[data.rindex(b")") + 2 :].split()[1])
     except (OSError, ValueError, IndexError):
         return None
 
@@ -455,7 +533,7 @@ class BoundedOutput:
                     if chunk:
                         self.tail += chunk
                         if len(self.tail) > self.half:
-                            del self.tail[:len(self.tail) - self.half]
+                            del self.tail[: len(self.tail) - self.half]
         except OSError:
             pass
         finally:

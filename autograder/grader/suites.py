@@ -5,6 +5,7 @@ AUTOGRADER_HIDDEN_DIR environment variable (os.pathsep-separated), then the cour
 autograder/course/. In a directory a suite is either `<stem>/tests.py` (the course layout) or a
 single file `<stem>.py`.
 """
+
 from __future__ import annotations
 
 import os

@@ -12,6 +12,7 @@ needs, transitively, and the module's imports; nothing else of the module):
 - probes: the sandbox masks the whole autograder/course folder, so the judge always sends the probe
   function's closure rather than a path.
 """
+
 from __future__ import annotations
 
 import ast
@@ -19,8 +20,14 @@ import builtins
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["reference_function", "closure_source", "reference_closure", "install_reference", "clear_reference",
-           "load_shipped"]
+__all__ = [
+    "reference_function",
+    "closure_source",
+    "reference_closure",
+    "install_reference",
+    "clear_reference",
+    "load_shipped",
+]
 
 _SUPPLIED: dict[tuple[str, str], Any] = {}
 

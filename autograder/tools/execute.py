@@ -7,6 +7,7 @@ go to OUT/<stem>.ipynb, never back into solutions/; the kernel's working folder 
 land there too. A failing cell stops that notebook: the command prints the cell and the error, goes
 on with the next notebook, and exits non-zero.
 """
+
 from __future__ import annotations
 
 import os
@@ -55,8 +56,9 @@ def _summarize_error(err: Exception) -> str:
     return f"{ename}: {evalue}".strip()
 
 
-def execute_notebook(path: Path | str, out_dir: Path | str = DEFAULT_OUT, timeout: int = DEFAULT_TIMEOUT,
-                     kernel_name: str = "python3") -> ExecutionResult:
+def execute_notebook(
+    path: Path | str, out_dir: Path | str = DEFAULT_OUT, timeout: int = DEFAULT_TIMEOUT, kernel_name: str = "python3"
+) -> ExecutionResult:
     """Run one notebook in a fresh kernel; write the executed copy to out_dir/<name>; never raise for cell errors."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
@@ -67,14 +69,19 @@ def execute_notebook(path: Path | str, out_dir: Path | str = DEFAULT_OUT, timeou
         raise ValueError(f"refusing to write executed notebooks into the source folder {out_dir}")
     out_dir.mkdir(parents=True, exist_ok=True)
     nb = read_notebook(path)
-    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name, allow_errors=False,
-                            resources={"metadata": {"path": str(out_dir)}})
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name=kernel_name, allow_errors=False, resources={"metadata": {"path": str(out_dir)}}
+    )
     start = time.perf_counter()
     error, index, source = "", None, ""
     try:
         client.execute()
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
-        error = _summarize_error(err) if isinstance(err, CellExecutionError) else f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        error = (
+            _summarize_error(err)
+            if isinstance(err, CellExecutionError)
+            else f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        )
         # the failing cell is the last one that started executing
         started = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.get("execution_count")]
         index = started[-1] if started else None
@@ -87,8 +94,13 @@ def execute_notebook(path: Path | str, out_dir: Path | str = DEFAULT_OUT, timeou
     return ExecutionResult(path.stem, not error, seconds, target, error, index, source)
 
 
-def execute_stems(stems: Iterable[str] | None = None, out_dir: Path | str = DEFAULT_OUT,
-                  timeout: int | None = None, root: Path = ROOT, echo: bool = True) -> list[ExecutionResult]:
+def execute_stems(
+    stems: Iterable[str] | None = None,
+    out_dir: Path | str = DEFAULT_OUT,
+    timeout: int | None = None,
+    root: Path = ROOT,
+    echo: bool = True,
+) -> list[ExecutionResult]:
     """Execute solutions/<stem>.ipynb for each stem (all by default), printing wall time per notebook.
 
     `timeout` is the per-cell limit in seconds (default: by run size, CELL_TIMEOUT).
@@ -124,12 +136,15 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m autograder execute`."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m autograder execute",
-                                     description="Execute solution notebooks top to bottom (COURSE_SIZE run size).")
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder execute",
+        description="Execute solution notebooks top to bottom (COURSE_SIZE run size).",
+    )
     parser.add_argument("--stems", nargs="+", help="notebook stems (default: every solution notebook)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for executed copies (runs/executed)")
-    parser.add_argument("--timeout", type=int, default=None,
-                        help=f"per-cell limit in seconds (default by COURSE_SIZE: {CELL_TIMEOUT})")
+    parser.add_argument(
+        "--timeout", type=int, default=None, help=f"per-cell limit in seconds (default by COURSE_SIZE: {CELL_TIMEOUT})"
+    )
     args = parser.parse_args(argv)
     try:
         results = execute_stems(args.stems, args.out, args.timeout)
@@ -138,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     total = sum(r.seconds for r in results)
     failed = [r.stem for r in results if not r.ok]
-    print(f"[execute] {len(results) - len(failed)}/{len(results)} notebooks ran cleanly in {total:.1f} s"
-          + (f"; failed: {', '.join(failed)}" if failed else ""))
+    print(
+        f"[execute] {len(results) - len(failed)}/{len(results)} notebooks ran cleanly in {total:.1f} s"
+        + (f"; failed: {', '.join(failed)}" if failed else "")
+    )
     return 1 if failed else 0

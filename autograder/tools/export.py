@@ -16,6 +16,7 @@ trains a model or loads data is never exported, so importing a reference module 
 side-effect free. Graded code that uses a value the notebook computes at run time cannot be exported:
 `ExportError` says which name and which cell.
 """
+
 from __future__ import annotations
 
 import ast
@@ -26,8 +27,18 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["ExportError", "ROOT", "SOLUTION_MARKERS", "GRADED_SUFFIX", "IMPORTS_ID", "SETUP_ID", "reference_path", "export_reference",
-           "reference_problems", "write_references"]
+__all__ = [
+    "ExportError",
+    "ROOT",
+    "SOLUTION_MARKERS",
+    "GRADED_SUFFIX",
+    "IMPORTS_ID",
+    "SETUP_ID",
+    "reference_path",
+    "export_reference",
+    "reference_problems",
+    "write_references",
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")  # as in release.py, which imports this module
@@ -117,7 +128,7 @@ def _free_names(text: str) -> frozenset[str]:
 def _segment(lines: list[str], node: ast.stmt) -> str:
     """The source lines of a top-level statement, decorators included."""
     first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-    return "\n".join(lines[first - 1:node.end_lineno])
+    return "\n".join(lines[first - 1 : node.end_lineno])
 
 
 def _statements(nb: nbformat.NotebookNode, where: str) -> list[_Statement]:
@@ -144,8 +155,9 @@ def _statements(nb: nbformat.NotebookNode, where: str) -> list[_Statement]:
         lines = source.splitlines()
         for node in tree.body:
             text = _segment(lines, node)
-            found.append(_Statement(len(found), str(cell.get("id")), role, node, text, _bound_names(node),
-                                    _free_names(text)))
+            found.append(
+                _Statement(len(found), str(cell.get("id")), role, node, text, _bound_names(node), _free_names(text))
+            )
     return found
 
 
@@ -178,17 +190,18 @@ def _closure(roots: list[_Statement], statements: list[_Statement], graded: set[
             if provider is None or provider.index in keep:
                 continue
             if not provider.exportable:
-                problems.append(f"`{name}` (used by cell {statement.cell_id}) is computed at run time by cell "
-                                f"{provider.cell_id}: pass it as an argument or define it in a cell of "
-                                f"definitions only")
+                problems.append(
+                    f"`{name}` (used by cell {statement.cell_id}) is computed at run time by cell "
+                    f"{provider.cell_id}: pass it as an argument or define it in a cell of "
+                    f"definitions only"
+                )
                 continue
             todo.append(provider)
     return keep, problems
 
 
 def _builds_on_graded(statement: _Statement, graded: set[str]) -> bool:
-    return (statement.role == "given" and isinstance(statement.node, _DEFINITIONS)
-            and bool(statement.uses & graded))
+    return statement.role == "given" and isinstance(statement.node, _DEFINITIONS) and bool(statement.uses & graded)
 
 
 def _header(stem: str) -> str:
@@ -225,9 +238,11 @@ def export_reference(stem: str, root: Path = ROOT) -> str:
     roots = [s for s in statements if s.role == "graded"]
     for statement in roots:
         if not statement.exportable:
-            raise ExportError(f"{where} cell {statement.cell_id}: a graded solution cell may only hold definitions "
-                              f"(def, class, import, constants); move {statement.text.splitlines()[0][:60]!r} "
-                              f"to a cell of its own")
+            raise ExportError(
+                f"{where} cell {statement.cell_id}: a graded solution cell may only hold definitions "
+                f"(def, class, import, constants); move {statement.text.splitlines()[0][:60]!r} "
+                f"to a cell of its own"
+            )
     keep, problems = _closure(roots, statements, graded)
     if problems:
         raise ExportError(f"{where}: the graded code cannot be exported:\n  " + "\n  ".join(problems))
@@ -238,8 +253,7 @@ def export_reference(stem: str, root: Path = ROOT) -> str:
                 keep |= extra
     kept = [s for s in statements if s.index in keep]
     used = set().union(*(s.uses for s in kept)) if kept else set()
-    imports = [s for s in statements if s.role == "imports" and isinstance(s.node, _IMPORTS)
-               and s.defines & used]
+    imports = [s for s in statements if s.role == "imports" and isinstance(s.node, _IMPORTS) and s.defines & used]
     keep -= {s.index for s in imports}
     parts = [_header(stem) + "\n\n" + _import_block(imports)]
     cell_of_part = None
@@ -250,8 +264,9 @@ def export_reference(stem: str, root: Path = ROOT) -> str:
             parts.append(f"# cell {statement.cell_id}\n{statement.text}")
             cell_of_part = statement.cell_id
         else:
-            parts[-1] += f"\n\n\n{statement.text}" if isinstance(statement.node, _DEFINITIONS) else \
-                f"\n{statement.text}"
+            parts[-1] += (
+                f"\n\n\n{statement.text}" if isinstance(statement.node, _DEFINITIONS) else f"\n{statement.text}"
+            )
     return "\n\n\n".join(p for p in parts if p) + "\n"
 
 
@@ -269,8 +284,10 @@ def reference_problems(stems: list[str], root: Path = ROOT) -> list[str]:
         if not path.exists():
             problems.append(f"{rel} is missing (run python -m autograder release)")
         elif path.read_text(encoding="utf-8") != expected:
-            problems.append(f"{rel} differs from what solutions/{stem}.ipynb generates: it is generated, do not "
-                            f"edit it (edit the solution cells and run python -m autograder release)")
+            problems.append(
+                f"{rel} differs from what solutions/{stem}.ipynb generates: it is generated, do not "
+                f"edit it (edit the solution cells and run python -m autograder release)"
+            )
     return problems
 
 

@@ -22,6 +22,7 @@ COURSE_ID, NBGRADER_DB_URL, NBGRADER_EXCHANGE, NBGRADER_CELL_TIMEOUT.
 As a Python module this file only defines `configure(c, root)`; the settings are applied when
 traitlets loads it as a config file (then `get_config` exists).
 """
+
 from __future__ import annotations
 
 import os

@@ -9,6 +9,7 @@ DIR/README.txt                   the nbgrader commands to run next
 The hidden-test blocks import `autograder` from the installed course package, so the kernel that
 nbgrader starts must see the course's environment (run nbgrader with the venv on PATH).
 """
+
 from __future__ import annotations
 
 import shutil
@@ -46,8 +47,9 @@ def nbgrader_env(base: dict | None = None) -> dict:
     return env
 
 
-def build_course(dest: Path | str, stems: Iterable[str] | None = None, root: Path = ROOT,
-                 force: bool = False, validate: bool = True) -> Path:
+def build_course(
+    dest: Path | str, stems: Iterable[str] | None = None, root: Path = ROOT, force: bool = False, validate: bool = True
+) -> Path:
     """Write the nbgrader course folder `dest` and return it.
 
     Refuses to write into a non-empty folder that is not an earlier build unless `force`.
@@ -59,8 +61,9 @@ def build_course(dest: Path | str, stems: Iterable[str] | None = None, root: Pat
         raise ReleaseError(f"no solution notebooks in {root / 'solutions'}")
     unknown = [s for s in stems if not (root / "solutions" / f"{s}.ipynb").exists()]
     if unknown:
-        raise ReleaseError(f"no solutions/<stem>.ipynb for: {', '.join(unknown)} "
-                           f"(known: {', '.join(solution_stems(root)) or 'none'})")
+        raise ReleaseError(
+            f"no solutions/<stem>.ipynb for: {', '.join(unknown)} (known: {', '.join(solution_stems(root)) or 'none'})"
+        )
     if dest.exists() and any(dest.iterdir()) and not (dest / "nbgrader_config.py").exists() and not force:
         raise ReleaseError(f"{dest} is not empty and not an nbgrader course; choose another folder or --force")
     if validate:
@@ -83,8 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m autograder nbgrader-course DIR`."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m autograder nbgrader-course",
-                                     description="Build a stock nbgrader course folder from solutions/.")
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder nbgrader-course", description="Build a stock nbgrader course folder from solutions/."
+    )
     parser.add_argument("dir", type=Path, help="course folder to create")
     parser.add_argument("--stems", nargs="+", help="assignments to include (default: every solution notebook)")
     parser.add_argument("--force", action="store_true", help="write into a non-empty folder")

@@ -12,6 +12,7 @@ byte-identical.
 sources against the hidden suites and reports stale or missing student copies, leftover markers and
 committed outputs.
 """
+
 from __future__ import annotations
 
 import ast
@@ -74,6 +75,7 @@ class ReleaseError(Exception):
 # ---------------------------------------------------------------------------------------------
 # Reading and writing
 
+
 def solution_stems(root: Path = ROOT) -> list[str]:
     """Stems of solutions/NN_topic.ipynb, sorted."""
     return sorted(p.stem for p in (Path(root) / "solutions").glob("*.ipynb") if STEM_RE.match(p.stem))
@@ -98,6 +100,7 @@ def notebook_json(nb: NotebookNode) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Cell kinds
+
 
 def nbgrader_meta(cell: NotebookNode) -> dict:
     """The cell's nbgrader metadata ({} when it has none)."""
@@ -154,6 +157,7 @@ def _region_problems(source: str, begin: str, end: str) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------
 # Validating the instructor source
+
 
 def _default_suite(stem: str) -> Suite:
     return load_suite(stem)
@@ -225,8 +229,9 @@ def validate_source(nb: NotebookNode, stem: str, suite: Suite | None | SuiteLook
                 problems.append(f"{label}: solution region in a test cell")
             if BEGIN_HIDDEN not in cell.source:
                 problems.append(f"{label}: test cell {gid!r} has no hidden-test block")
-            elif not re.search(rf"run_cell\(\s*['\"]{re.escape(stem)}['\"]\s*,\s*['\"]{re.escape(gid)}['\"]",
-                               cell.source):
+            elif not re.search(
+                rf"run_cell\(\s*['\"]{re.escape(stem)}['\"]\s*,\s*['\"]{re.escape(gid)}['\"]", cell.source
+            ):
                 problems.append(f"{label}: the hidden block must call run_cell({stem!r}, {gid!r}, globals())")
         elif is_answer_cell(cell):
             if not float(meta.get("points", 0) or 0) > 0:
@@ -250,17 +255,20 @@ def validate_source(nb: NotebookNode, stem: str, suite: Suite | None | SuiteLook
         if gid not in hidden:
             problems.append(f"{where}: test cell {gid!r} has no hidden tests in autograder/course/{stem}/tests.py")
         elif abs(hidden[gid] - points) > 1e-9:
-            problems.append(f"{where}: test cell {gid!r} is worth {points:g} points but its hidden tests "
-                            f"sum to {hidden[gid]:g}")
+            problems.append(
+                f"{where}: test cell {gid!r} is worth {points:g} points but its hidden tests sum to {hidden[gid]:g}"
+            )
     for gid in hidden:
         if gid not in tests:
-            problems.append(f"autograder/course/{stem}/tests.py: hidden tests for {gid!r}, which is not a test "
-                            f"cell of {where}")
+            problems.append(
+                f"autograder/course/{stem}/tests.py: hidden tests for {gid!r}, which is not a test cell of {where}"
+            )
     return problems
 
 
 # ---------------------------------------------------------------------------------------------
 # Making the release
+
 
 def _preprocessors() -> list:
     """nbgrader generate_assignment's pipeline, minus the header, AUTOTEST and database steps."""
@@ -273,9 +281,18 @@ def _preprocessors() -> list:
         ComputeChecksums,
         LockCells,
     )
-    return [LockCells(), ClearSolutions(code_stub={"python": CODE_STUB}, text_stub=TEXT_STUB), ClearOutput(),
-            CheckCellMetadata(), ComputeChecksums(), ClearHiddenTests(), ClearMarkScheme(), ComputeChecksums(),
-            CheckCellMetadata()]
+
+    return [
+        LockCells(),
+        ClearSolutions(code_stub={"python": CODE_STUB}, text_stub=TEXT_STUB),
+        ClearOutput(),
+        CheckCellMetadata(),
+        ComputeChecksums(),
+        ClearHiddenTests(),
+        ClearMarkScheme(),
+        ComputeChecksums(),
+        CheckCellMetadata(),
+    ]
 
 
 def make_release(source: NotebookNode) -> NotebookNode:
@@ -299,8 +316,9 @@ def release_text(stem: str, root: Path = ROOT) -> str:
     return notebook_json(make_release(read_notebook(Path(root) / "solutions" / f"{stem}.ipynb")))
 
 
-def write_release(stems: Iterable[str] | None = None, root: Path = ROOT,
-                  suite: Suite | None | SuiteLookup = _default_suite) -> list[Path]:
+def write_release(
+    stems: Iterable[str] | None = None, root: Path = ROOT, suite: Suite | None | SuiteLookup = _default_suite
+) -> list[Path]:
     """Validate and write notebooks/<stem>.ipynb and the generated autograder/course/<stem>/reference.py for each
     stem; raise ReleaseError on invalid sources."""
     root = Path(root)
@@ -334,6 +352,7 @@ def write_release(stems: Iterable[str] | None = None, root: Path = ROOT,
 
 # ---------------------------------------------------------------------------------------------
 # Stamping the install source (pyproject.toml [tool.course]) into the files that name it
+
 
 def _stamped_files(root: Path) -> dict[Path, str]:
     """{path: text it should have} for every file the publication settings are stamped into (empty without them)."""
@@ -386,21 +405,38 @@ def build_wheel(out_dir: Path, root: Path = ROOT) -> Path:
 
     # Build with this environment's setuptools when it has one (offline, fast); else pip fetches it.
     isolation = ["--no-build-isolation"] if importlib.util.find_spec("setuptools") else []
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "-q",
-                           "-w", str(out_dir), str(Path(root).resolve())], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            *isolation,
+            "-q",
+            "-w",
+            str(out_dir),
+            str(Path(root).resolve()),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise ReleaseError(f"pip wheel failed:\n{(done.stdout + done.stderr).strip()[-2000:]}")
     info = publishing.course_info(Path(root))
     version = info.version if info else "*"
     wheels = sorted(out_dir.glob(f"dynamic_inference_course-{version}-*.whl"), key=lambda p: p.stat().st_mtime)
     if not wheels:
-        raise ReleaseError(f"pip wheel finished but wrote no course wheel into {out_dir} "
-                           f"(new files: {sorted(p.name for p in set(out_dir.glob('*.whl')) - before)})")
+        raise ReleaseError(
+            f"pip wheel finished but wrote no course wheel into {out_dir} "
+            f"(new files: {sorted(p.name for p in set(out_dir.glob('*.whl')) - before)})"
+        )
     return wheels[-1]
 
 
 # ---------------------------------------------------------------------------------------------
 # The CI check
+
 
 def _cell_diff(expected: str, actual: str) -> str:
     """A short description of how a committed release differs from the regenerated one."""
@@ -425,15 +461,21 @@ def _cell_diff(expected: str, actual: str) -> str:
     if exp.metadata != act.metadata:
         parts.append("notebook metadata differs")
     if not parts:
-        lines = list(difflib.unified_diff(actual.splitlines(), expected.splitlines(), "committed",
-                                          "regenerated", n=0, lineterm=""))
+        lines = list(
+            difflib.unified_diff(
+                actual.splitlines(), expected.splitlines(), "committed", "regenerated", n=0, lineterm=""
+            )
+        )
         parts.append("formatting differs: " + " | ".join(lines[2:6]))
     return "; ".join(parts)
 
 
 def _output_problems(path: Path, nb: NotebookNode, rel: str) -> list[str]:
-    bad = [c.get("id") or str(i) for i, c in enumerate(nb.cells)
-           if c.cell_type == "code" and (c.get("outputs") or c.get("execution_count") is not None)]
+    bad = [
+        c.get("id") or str(i)
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and (c.get("outputs") or c.get("execution_count") is not None)
+    ]
     return [f"{rel}: committed outputs or execution counts in cells {bad[:8]}"] if bad else []
 
 
@@ -451,8 +493,10 @@ def check_repo(root: Path = ROOT, suite: Suite | None | SuiteLookup = _default_s
         stamped = {}
     for path, text in stamped.items():
         if _read_or_none(path) != text:
-            problems.append(f"{path.relative_to(root)} does not carry the install source and version of "
-                            f"pyproject.toml [tool.course] (run `python -m autograder release`)")
+            problems.append(
+                f"{path.relative_to(root)} does not carry the install source and version of "
+                f"pyproject.toml [tool.course] (run `python -m autograder release`)"
+            )
     problems += tables.table_problems(root, stems)
     for stem in stems:
         rel = f"solutions/{stem}.ipynb"
@@ -474,8 +518,10 @@ def check_repo(root: Path = ROOT, suite: Suite | None | SuiteLookup = _default_s
             continue
         actual = student.read_text(encoding="utf-8")
         if actual != expected:
-            problems.append(f"notebooks/{stem}.ipynb is out of date with {rel} "
-                            f"({_cell_diff(expected, actual)}); run `python -m autograder release`")
+            problems.append(
+                f"notebooks/{stem}.ipynb is out of date with {rel} "
+                f"({_cell_diff(expected, actual)}); run `python -m autograder release`"
+            )
     for path in sorted((root / "notebooks").glob("*.ipynb")):
         rel = f"notebooks/{path.name}"
         if path.stem not in stems:
@@ -497,14 +543,24 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m autograder release [--check] [--stems ...]`."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m autograder release",
-                                     description="Generate notebooks/ from solutions/ (student release).")
-    parser.add_argument("--check", action="store_true",
-                        help="regenerate in memory and fail on any difference, marker or committed output")
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder release", description="Generate notebooks/ from solutions/ (student release)."
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="regenerate in memory and fail on any difference, marker or committed output",
+    )
     parser.add_argument("--stems", nargs="+", help="only these notebook stems (default: all in solutions/)")
-    parser.add_argument("--wheel", type=Path, nargs="?", const=ROOT / "dist", metavar="DIR",
-                        help="also build the installable course package into DIR (default dist/): host it "
-                             "(e.g. on Drive) and point COURSE_INSTALL at it")
+    parser.add_argument(
+        "--wheel",
+        type=Path,
+        nargs="?",
+        const=ROOT / "dist",
+        metavar="DIR",
+        help="also build the installable course package into DIR (default dist/): host it "
+        "(e.g. on Drive) and point COURSE_INSTALL at it",
+    )
     parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.check:

@@ -19,6 +19,7 @@ Points count the autograded hidden tests only; manually graded answers (markdown
 listed separately under "manual_points". The student copy is notebooks/<stem>.ipynb when it exists,
 else it is generated in memory from solutions/<stem>.ipynb.
 """
+
 from __future__ import annotations
 
 import copy
@@ -46,14 +47,21 @@ from autograder.tools.release import (
     solution_stems,
 )
 
-__all__ = ["STUDENTS", "fill_cells", "graded_solution_cells", "build_samples", "expected_for", "write_samples",
-           "main"]
+__all__ = ["STUDENTS", "fill_cells", "graded_solution_cells", "build_samples", "expected_for", "write_samples", "main"]
 
-STUDENTS = ("reference", "untouched", "partial", "infinite_loop", "import_error", "deleted_test_cell",
-            "stripped_metadata")
+STUDENTS = (
+    "reference",
+    "untouched",
+    "partial",
+    "infinite_loop",
+    "import_error",
+    "deleted_test_cell",
+    "stripped_metadata",
+)
 IMPORT_ERROR_CELL_ID = "sample-import-error"
-IMPORT_ERROR_SOURCE = ("# A student's leftover experiment: this module does not exist.\n"
-                       "import course_lib_extras_that_do_not_exist")
+IMPORT_ERROR_SOURCE = (
+    "# A student's leftover experiment: this module does not exist.\nimport course_lib_extras_that_do_not_exist"
+)
 LOOP_BODY = "while True:  # the student's loop never terminates\n    pass"
 
 NOTES = {
@@ -62,11 +70,11 @@ NOTES = {
     "partial": "the first half of the graded solution cells filled: exactly the tests whose functions are all filled",
     "infinite_loop": "the last graded function loops forever when called: its tests time out, the rest pass",
     "import_error": "a new first code cell raises ModuleNotFoundError; a tolerant grader reports the cell error "
-                    "and runs the remaining cells (nbgrader does the same with allow_errors): full marks",
+    "and runs the remaining cells (nbgrader does the same with allow_errors): full marks",
     "deleted_test_cell": "the first test cell was deleted; hidden tests run from autograder/course: full marks "
-                         "(stock nbgrader restores the cell with OverwriteCells.add_missing_cells = True)",
+    "(stock nbgrader restores the cell with OverwriteCells.add_missing_cells = True)",
     "stripped_metadata": "every cell's nbgrader metadata removed; the course's grader finds the functions by "
-                         "name: full marks (stock nbgrader cannot grade this one)",
+    "name: full marks (stock nbgrader cannot grade this one)",
 }
 
 
@@ -79,8 +87,9 @@ def graded_solution_cells(nb: NotebookNode) -> list[NotebookNode]:
     return [c for c in nb.cells if is_solution_cell(c)]
 
 
-def fill_cells(student: NotebookNode, solution: NotebookNode, grade_ids: Iterable[str] | None = None,
-               answers: bool = True) -> NotebookNode:
+def fill_cells(
+    student: NotebookNode, solution: NotebookNode, grade_ids: Iterable[str] | None = None, answers: bool = True
+) -> NotebookNode:
     """A copy of `student` whose solution cells (all, or those in `grade_ids`) hold the solution's code.
 
     Cells are matched by nbgrader grade_id; the solution markers are dropped, the student's metadata
@@ -138,8 +147,11 @@ def build_samples(stem: str, root: Path = ROOT) -> tuple[dict[str, NotebookNode]
     partial_names = sorted({n for c in sol_cells[:half] for n in defined_names(c.source)})
 
     reference = fill_cells(student, solution)
-    samples: dict[str, NotebookNode] = {"reference": reference, "untouched": copy.deepcopy(student),
-                                        "partial": fill_cells(student, solution, partial_gids, answers=False)}
+    samples: dict[str, NotebookNode] = {
+        "reference": reference,
+        "untouched": copy.deepcopy(student),
+        "partial": fill_cells(student, solution, partial_gids, answers=False),
+    }
 
     loop_cell = sol_cells[-1]
     loop_names = defined_names(loop_cell.source)
@@ -171,9 +183,12 @@ def build_samples(stem: str, root: Path = ROOT) -> tuple[dict[str, NotebookNode]
             cell.metadata.pop(key, None)
     samples["stripped_metadata"] = stripped
 
-    info = {"partial_filled": partial_names, "infinite_loop_in": loop_names, "deleted_test_cell": deleted_gid,
-            "manual_points": sum(float(nbgrader_meta(c).get("points", 0)) for c in solution.cells
-                                 if is_answer_cell(c))}
+    info = {
+        "partial_filled": partial_names,
+        "infinite_loop_in": loop_names,
+        "deleted_test_cell": deleted_gid,
+        "manual_points": sum(float(nbgrader_meta(c).get("points", 0)) for c in solution.cells if is_answer_cell(c)),
+    }
     return samples, info
 
 
@@ -204,10 +219,17 @@ def write_samples(out: Path | str, stems: Iterable[str] | None = None, root: Pat
     out = Path(out)
     root = Path(root)
     stems = list(stems) if stems is not None else solution_stems(root)
-    expected: dict = {"students": list(STUDENTS), "stems": [], "max_points": {}, "manual_points": {},
-                      "points": {s: {} for s in STUDENTS}, "states": {s: {} for s in STUDENTS},
-                      "details": {}, "notes": dict(NOTES),
-                      "layout": "OUT/<student>/<stem>.ipynb; points count autograded hidden tests only"}
+    expected: dict = {
+        "students": list(STUDENTS),
+        "stems": [],
+        "max_points": {},
+        "manual_points": {},
+        "points": {s: {} for s in STUDENTS},
+        "states": {s: {} for s in STUDENTS},
+        "details": {},
+        "notes": dict(NOTES),
+        "layout": "OUT/<student>/<stem>.ipynb; points count autograded hidden tests only",
+    }
     skipped = []
     for stem in stems:
         try:
@@ -239,8 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m autograder samples OUT [--stems ...]`."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m autograder samples",
-                                     description="Write sample submissions and their expected points.")
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder samples", description="Write sample submissions and their expected points."
+    )
     parser.add_argument("out", type=Path, help="output folder (OUT/<student>/<stem>.ipynb, OUT/expected.json)")
     parser.add_argument("--stems", nargs="+", help="notebook stems (default: every solution notebook)")
     args = parser.parse_args(argv)
@@ -256,5 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         row = [f"{expected['points'][student][s]:g}/{expected['max_points'][s]:g}" for s in expected["stems"]]
         print(f"{student:<{width}}  " + "  ".join(f"{r:>16}" for r in row))
     if expected["skipped_stems_without_hidden_tests"]:
-        print("skipped (no autograder/course/<stem>/tests.py yet): " + ", ".join(expected["skipped_stems_without_hidden_tests"]))
+        print(
+            "skipped (no autograder/course/<stem>/tests.py yet): "
+            + ", ".join(expected["skipped_stems_without_hidden_tests"])
+        )
     return 0

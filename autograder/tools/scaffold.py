@@ -10,6 +10,7 @@ notebooks/<stem>.ipynb, the reference implementations (course/<stem>/reference.p
 README and self-study tables (from the notebook's metadata). The result grades to full marks (solution) and 0
 (student copy) and passes `release --check` with no other edit; replace the example exercise with yours.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,22 +36,29 @@ def _title_from(stem: str) -> str:
 
 
 def _fill(text: str, stem: str, title: str, summary: str) -> str:
-    return (text.replace("__STEM__", stem).replace("__NUMBER__", stem[:2]).replace("__TITLE__", title)
-            .replace("__SUMMARY__", summary))
+    return (
+        text.replace("__STEM__", stem)
+        .replace("__NUMBER__", stem[:2])
+        .replace("__TITLE__", title)
+        .replace("__SUMMARY__", summary)
+    )
 
 
 def new_notebook(stem: str, root: Path = ROOT, title: str | None = None, summary: str | None = None) -> list[Path]:
     """Create the solution notebook and grading folder of `stem` under `root`; return the files written."""
     if not STEM_RE.match(stem):
-        raise ScaffoldError(f"{stem!r} is not a notebook stem: use two digits, an underscore and a lower-case topic, "
-                            f"e.g. 06_transformer_exits")
+        raise ScaffoldError(
+            f"{stem!r} is not a notebook stem: use two digits, an underscore and a lower-case topic, "
+            f"e.g. 06_transformer_exits"
+        )
     root = Path(root)
     solution = root / "solutions" / f"{stem}.ipynb"
     folder = root / "autograder" / "course" / stem
     taken = [p for p in (solution, folder) if p.exists()]
     if taken:
-        raise ScaffoldError(f"{stem} already exists ({', '.join(str(p) for p in taken)}); pick another stem or "
-                            f"delete those files first")
+        raise ScaffoldError(
+            f"{stem} already exists ({', '.join(str(p) for p in taken)}); pick another stem or delete those files first"
+        )
     clash = [p.stem for p in (root / "solutions").glob(f"{stem[:2]}_*.ipynb")]
     if clash:
         raise ScaffoldError(f"number {stem[:2]} is already used by {', '.join(clash)}; notebooks are numbered in order")
@@ -68,16 +76,18 @@ def new_notebook(stem: str, root: Path = ROOT, title: str | None = None, summary
         target.write_text(_fill((template / name).read_text(encoding="utf-8"), stem, title, summary), encoding="utf-8")
         written.append(target)
     solution.parent.mkdir(parents=True, exist_ok=True)
-    solution.write_text(_fill((template / "solution.ipynb").read_text(encoding="utf-8"), stem, title, summary),
-                        encoding="utf-8")
+    solution.write_text(
+        _fill((template / "solution.ipynb").read_text(encoding="utf-8"), stem, title, summary), encoding="utf-8"
+    )
     written.append(solution)
     return written
 
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m autograder new NN_topic [--title T] [--summary S] [--no-release]`."""
-    parser = argparse.ArgumentParser(prog="python -m autograder new",
-                                     description="Scaffold a new notebook: solution source and grading folder.")
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder new", description="Scaffold a new notebook: solution source and grading folder."
+    )
     parser.add_argument("stem", help="NN_topic, e.g. 06_transformer_exits")
     parser.add_argument("--title", help="the notebook's title (default: from the stem)")
     parser.add_argument("--summary", help="one line for the README and self-study tables")
@@ -96,9 +106,11 @@ def main(argv: list[str] | None = None) -> int:
         code = release.main([])
         if code:
             return code
-    print(f"next: write the exercises in solutions/{args.stem}.ipynb and their tests, mutants and hints in "
-          f"autograder/course/{args.stem}/; `python -m autograder release` regenerates the rest "
-          f"(checklist: docs/AUTHORING.md, \"Adding a notebook\")")
+    print(
+        f"next: write the exercises in solutions/{args.stem}.ipynb and their tests, mutants and hints in "
+        f"autograder/course/{args.stem}/; `python -m autograder release` regenerates the rest "
+        f'(checklist: docs/AUTHORING.md, "Adding a notebook")'
+    )
     return 0
 
 

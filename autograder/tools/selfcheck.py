@@ -18,6 +18,7 @@ Which notebook: the `stem` argument, else the stem the setup cell gave to
 `course_lib.env.setup_notebook` (recorded by `course_lib.env.current_stem()`). Nothing here reads
 the .ipynb file, so it works in Colab, where the notebook is not on the local disk.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,8 +38,17 @@ from autograder import suite as framework
 from autograder.student import LocalStudent
 from autograder.suite import HiddenTest, Result, Suite
 
-__all__ = ["check", "hint", "solution", "SelfCheckReport", "available_stems", "load_hints", "colab_url",
-           "reset_progress", "DEFAULT_TEST_TIMEOUT"]
+__all__ = [
+    "check",
+    "hint",
+    "solution",
+    "SelfCheckReport",
+    "available_stems",
+    "load_hints",
+    "colab_url",
+    "reset_progress",
+    "DEFAULT_TEST_TIMEOUT",
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TEST_TIMEOUT = 60.0  # the grader's default --test-timeout
@@ -84,6 +94,7 @@ class SelfCheckReport:
 # ---------------------------------------------------------------------------------------------
 # Finding the notebook, the suite and the learner's namespace
 
+
 def available_stems() -> list[str]:
     """Notebook stems that have hidden tests in this installation."""
     return content.stems()
@@ -93,20 +104,24 @@ def _resolve_stem(stem: str | None) -> str:
     if stem is None:
         try:
             from course_lib.env import current_stem
+
             stem = current_stem()
         except ImportError:
             stem = None
         if stem is None:
-            raise ValueError("Which notebook? Run the notebook's setup cell first (it calls "
-                             "course_lib.env.setup_notebook), or pass the stem, e.g. check('03_early_exit').")
+            raise ValueError(
+                "Which notebook? Run the notebook's setup cell first (it calls "
+                "course_lib.env.setup_notebook), or pass the stem, e.g. check('03_early_exit')."
+            )
     if not isinstance(stem, str):
         raise TypeError(f"stem must be a notebook name such as '03_early_exit', got {type(stem).__name__}")
     stems = available_stems()
     if stem not in stems:
         close = [s for s in stems if s.startswith(stem[:2])]
         extra = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"No hidden tests for a notebook called {stem!r}.{extra} "
-                         f"Available: {', '.join(stems) or 'none'}.")
+        raise ValueError(
+            f"No hidden tests for a notebook called {stem!r}.{extra} Available: {', '.join(stems) or 'none'}."
+        )
     return stem
 
 
@@ -123,7 +138,7 @@ def _normalise_exercise(text: str) -> str:
     """'test_accuracy', 'accuracy_impl' and 'accuracy' all name the same exercise."""
     text = text.strip()
     if text.startswith("test_"):
-        text = text[len("test_"):]
+        text = text[len("test_") :]
     if text.endswith("_impl"):
         text = text[: -len("_impl")]
     return text
@@ -135,12 +150,14 @@ def _select_tests(suite: Suite, exercise: str | int | None) -> tuple[list[Hidden
         return list(suite.tests), None
     grade_ids = suite.grade_ids()
     if isinstance(exercise, bool) or not isinstance(exercise, (int, str)):
-        raise TypeError(f"exercise must be a function name, a grade_id or an exercise number, "
-                        f"got {type(exercise).__name__}")
+        raise TypeError(
+            f"exercise must be a function name, a grade_id or an exercise number, got {type(exercise).__name__}"
+        )
     if isinstance(exercise, int):
         if not 1 <= exercise <= len(grade_ids):
-            raise ValueError(f"{suite.stem} has exercises 1 to {len(grade_ids)} with hidden tests; "
-                             f"got exercise={exercise}")
+            raise ValueError(
+                f"{suite.stem} has exercises 1 to {len(grade_ids)} with hidden tests; got exercise={exercise}"
+            )
         gid = grade_ids[exercise - 1]
         return [t for t in suite.tests if t.grade_id == gid], gid
     if exercise in grade_ids:
@@ -148,8 +165,10 @@ def _select_tests(suite: Suite, exercise: str | int | None) -> tuple[list[Hidden
     name = _normalise_exercise(exercise)
     chosen = [t for t in suite.tests if name in t.uses or t.grade_id == f"test_{name}"]
     if not chosen:
-        raise ValueError(f"{suite.stem} has no graded exercise called {exercise!r}. "
-                         f"Graded functions: {', '.join(_graded_functions(suite))}.")
+        raise ValueError(
+            f"{suite.stem} has no graded exercise called {exercise!r}. "
+            f"Graded functions: {', '.join(_graded_functions(suite))}."
+        )
     return chosen, name
 
 
@@ -157,6 +176,7 @@ def _caller_namespace() -> dict:
     """The namespace the learner's cells run in: IPython's user_ns, else the __main__ module's globals."""
     try:
         from IPython import get_ipython
+
         shell = get_ipython()
     except ImportError:
         shell = None
@@ -170,6 +190,7 @@ def _caller_namespace() -> dict:
 
 # ---------------------------------------------------------------------------------------------
 # Running the tests
+
 
 class _RngGuard:
     """Save python, numpy and torch random states on enter and restore them on exit."""
@@ -206,8 +227,14 @@ def _run_one(test: HiddenTest, student: LocalStudent, timeout: float | None) -> 
     try:
         return framework.run_test(test, student)
     except _SelfCheckTimeout:
-        return Result(test.name, test.grade_id, "timeout", 0.0, test.points,
-                      f"the test took longer than {timeout:g} s (infinite loop?)")
+        return Result(
+            test.name,
+            test.grade_id,
+            "timeout",
+            0.0,
+            test.points,
+            f"the test took longer than {timeout:g} s (infinite loop?)",
+        )
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -223,8 +250,10 @@ def _shorten(text: str, width: int) -> str:
 
 
 def _format_table(report: SelfCheckReport) -> str:
-    rows = [(r.test, r.grade_id, r.state, f"{_fmt(r.points)}/{_fmt(r.max_points)}",
-             _shorten(r.message, 110)) for r in report.results]
+    rows = [
+        (r.test, r.grade_id, r.state, f"{_fmt(r.points)}/{_fmt(r.max_points)}", _shorten(r.message, 110))
+        for r in report.results
+    ]
     head = ("test", "exercise", "state", "points", "note")
     widths = [max(len(head[i]), *(len(row[i]) for row in rows)) if rows else len(head[i]) for i in range(4)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head[:4], widths, strict=True)) + "  " + head[4]]
@@ -252,8 +281,14 @@ def _format_table(report: SelfCheckReport) -> str:
     return "\n".join([title, "", *lines, "", summary, advice])
 
 
-def check(stem: str | None = None, exercise: str | int | None = None, *, namespace: dict | None = None,
-          test_timeout: float | None = DEFAULT_TEST_TIMEOUT, verbose: bool = True) -> SelfCheckReport:
+def check(
+    stem: str | None = None,
+    exercise: str | int | None = None,
+    *,
+    namespace: dict | None = None,
+    test_timeout: float | None = DEFAULT_TEST_TIMEOUT,
+    verbose: bool = True,
+) -> SelfCheckReport:
     """Run the notebook's hidden tests on the functions defined in this kernel and print the points.
 
     stem: notebook stem (default: the one given to the setup cell's setup_notebook).
@@ -263,8 +298,12 @@ def check(stem: str | None = None, exercise: str | int | None = None, *, namespa
     test_timeout: seconds per hidden test, as the grader (None: no limit).
     """
     stem = _resolve_stem(stem)
-    if test_timeout is not None and (not isinstance(test_timeout, (int, float)) or isinstance(test_timeout, bool)
-                                     or not math.isfinite(test_timeout) or test_timeout <= 0):
+    if test_timeout is not None and (
+        not isinstance(test_timeout, (int, float))
+        or isinstance(test_timeout, bool)
+        or not math.isfinite(test_timeout)
+        or test_timeout <= 0
+    ):
         raise ValueError(f"test_timeout must be a positive number of seconds or None, got {test_timeout!r}")
     suite = framework.load_suite(stem)
     tests, label = _select_tests(suite, exercise)
@@ -287,6 +326,7 @@ def check(stem: str | None = None, exercise: str | int | None = None, *, namespa
 
 # ---------------------------------------------------------------------------------------------
 # Hints
+
 
 def load_hints(stem: str) -> dict[str, list[str]]:
     """HINTS of autograder/course/<stem>/hints.py ({function: [level 1, level 2, level 3]}); {} when absent."""
@@ -312,6 +352,7 @@ def _find_function(function_name: str, stem: str | None) -> tuple[str, str, list
     else:
         try:
             from course_lib.env import current_stem
+
             current = current_stem()
         except ImportError:
             current = None
@@ -321,8 +362,7 @@ def _find_function(function_name: str, stem: str | None) -> tuple[str, str, list
         if name in hints:
             return candidate, name, list(hints[name])
     where = f"notebook {stem}" if stem is not None else "any notebook"
-    known = sorted(load_hints(stem)) if stem is not None else sorted(
-        n for s in _hint_stems() for n in load_hints(s))
+    known = sorted(load_hints(stem)) if stem is not None else sorted(n for s in _hint_stems() for n in load_hints(s))
     raise ValueError(f"No hints for {function_name!r} in {where}. Functions with hints: {', '.join(known) or 'none'}.")
 
 
@@ -337,13 +377,17 @@ def hint(function_name: str, level: int | None = None, *, stem: str | None = Non
         raise ValueError(f"level must be an int from 1 to {len(hints)} for {name}, got {level!r}")
     _HINT_LEVEL[key] = max(shown, level)
     kinds = {1: "the idea", 2: "the approach", 3: "almost code"}
-    text = f"Hint {level}/{len(hints)} for {name} ({stem_found}, {kinds.get(level, 'more detail')}):\n" \
-           f"{hints[level - 1].strip()}"
+    text = (
+        f"Hint {level}/{len(hints)} for {name} ({stem_found}, {kinds.get(level, 'more detail')}):\n"
+        f"{hints[level - 1].strip()}"
+    )
     if level < len(hints):
         text += f"\n(Call hint({name!r}) again for the next level.)"
     else:
-        text += (f"\n(That was the last hint. Still stuck after check()? solution({name!r}) tells you "
-                 f"where the worked solution is.)")
+        text += (
+            f"\n(That was the last hint. Still stuck after check()? solution({name!r}) tells you "
+            f"where the worked solution is.)"
+        )
     print(text)
 
 
@@ -355,6 +399,7 @@ def reset_progress() -> None:
 
 # ---------------------------------------------------------------------------------------------
 # Solutions
+
 
 def colab_url(stem: str, folder: str = "solutions") -> str:
     """The Colab link of a notebook in the course repository (folder: solutions or notebooks)."""
@@ -371,16 +416,15 @@ def _stem_of_function(name: str, stem: str | None) -> str:
         return _resolve_stem(stem)
     try:
         from course_lib.env import current_stem
+
         current = current_stem()
     except ImportError:
         current = None
-    candidates = ([current] if current in available_stems() else []) + \
-        [s for s in available_stems() if s != current]
+    candidates = ([current] if current in available_stems() else []) + [s for s in available_stems() if s != current]
     for candidate in candidates:
         if name in _graded_functions(framework.load_suite(candidate)):
             return candidate
-    raise ValueError(f"{name!r} is not a graded function of any notebook "
-                     f"(notebooks: {', '.join(available_stems())}).")
+    raise ValueError(f"{name!r} is not a graded function of any notebook (notebooks: {', '.join(available_stems())}).")
 
 
 def solution(function_name: str, *, stem: str | None = None) -> None:
@@ -392,18 +436,23 @@ def solution(function_name: str, *, stem: str | None = None) -> None:
     if name not in _graded_functions(framework.load_suite(stem)):
         raise ValueError(f"{name!r} is not a graded function of {stem}.")
     if _CHECKED.get((stem, name), 0) == 0:
-        print(f"Not yet: try {name} first and run check(exercise={name!r}) at least once in this session. "
-              f"Working through a failing test with hint({name!r}) teaches more than reading the answer; "
-              f"after one check, solution({name!r}) shows where the worked solution is.")
+        print(
+            f"Not yet: try {name} first and run check(exercise={name!r}) at least once in this session. "
+            f"Working through a failing test with hint({name!r}) teaches more than reading the answer; "
+            f"after one check, solution({name!r}) shows where the worked solution is."
+        )
         return
     local = ROOT / "solutions" / f"{stem}.ipynb"
     url = colab_url(stem)
-    lines = [f"Worked solution of {name} ({stem}):",
-             f"  in the course repository: solutions/{stem}.ipynb, the cell with grade_id {name}_impl"
-             f" (between ### BEGIN SOLUTION and ### END SOLUTION)"]
+    lines = [
+        f"Worked solution of {name} ({stem}):",
+        f"  in the course repository: solutions/{stem}.ipynb, the cell with grade_id {name}_impl"
+        f" (between ### BEGIN SOLUTION and ### END SOLUTION)",
+    ]
     if local.exists():
         lines.append(f"  on this machine: {local}")
-    lines += [f"  in Colab (opens a separate copy; your notebook stays as it is): {url}",
-              "Compare it with your version, then close it and rewrite yours from memory: check() again "
-              "should pass."]
+    lines += [
+        f"  in Colab (opens a separate copy; your notebook stays as it is): {url}",
+        "Compare it with your version, then close it and rewrite yours from memory: check() again should pass.",
+    ]
     print("\n".join(lines))

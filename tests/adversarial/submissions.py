@@ -5,6 +5,7 @@ under `base/submissions/<student>/...` and returns, per student, what it attacks
 must show. Attack code is plain text with placeholders (__NAME__) filled in here; it runs only inside
 the grader's runner.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,12 +25,12 @@ class Attack:
 
     student: str
     what: str
-    zero: tuple[str, ...] = ()          # tests it tried to cheat: 0 points, not passed, a message
-    normal: tuple[str, ...] = ()        # tests it solved honestly: must still pass
-    reason: str = ""                    # substring expected in the record's reasons (notebook-level faults)
-    needs_sandbox: bool = False         # only stopped by bubblewrap (network, files), not by process isolation
-    category: str = "code"              # code | format | names (for the figure)
-    relpath_hint: str = ""              # for submissions whose student name is odd (found by relpath)
+    zero: tuple[str, ...] = ()  # tests it tried to cheat: 0 points, not passed, a message
+    normal: tuple[str, ...] = ()  # tests it solved honestly: must still pass
+    reason: str = ""  # substring expected in the record's reasons (notebook-level faults)
+    needs_sandbox: bool = False  # only stopped by bubblewrap (network, files), not by process isolation
+    category: str = "code"  # code | format | names (for the figure)
+    relpath_hint: str = ""  # for submissions whose student name is odd (found by relpath)
     extra: dict = field(default_factory=dict)
 
 
@@ -135,23 +136,23 @@ def scale(x, k):
             continue
     raise ConnectionError("no network")'''
 
-SPOOF_EQ = '''class AlwaysEqual:
+SPOOF_EQ = """class AlwaysEqual:
     def __eq__(self, other): return True
     def __ne__(self, other): return False
     def __bool__(self): return True
     shape = None
 def scale(x, k):
-    return AlwaysEqual()'''
+    return AlwaysEqual()"""
 
-SPOOF_TENSOR = '''import torch
+SPOOF_TENSOR = """import torch
 class Liar(torch.Tensor):
     def __eq__(self, other): return torch.ones_like(other if isinstance(other, torch.Tensor) else self, dtype=torch.bool)
     def allclose(self, *a, **k): return True
     def __sub__(self, other): return torch.zeros_like(self)
 def scale(x, k):
-    return torch.zeros_like(x).as_subclass(Liar)'''
+    return torch.zeros_like(x).as_subclass(Liar)"""
 
-SPOOF_FLOAT = '''class Zero(float):
+SPOOF_FLOAT = """class Zero(float):
     def __eq__(self, other): return True
     def __sub__(self, other): return Zero(0.0)
     def __rsub__(self, other): return Zero(0.0)
@@ -159,7 +160,7 @@ SPOOF_FLOAT = '''class Zero(float):
     def __le__(self, other): return True
     def __lt__(self, other): return True
 def scale(x, k):
-    return Zero(1.0)'''
+    return Zero(1.0)"""
 
 MONKEY = '''import builtins, numpy, torch
 import course_lib.checks as _checks
@@ -184,10 +185,14 @@ def add(a, b):
 EXITS = {
     "a13_sys_exit": ("sys.exit", "import sys\ndef scale(x, k):\n    sys.exit(0)"),
     "a14_os_exit": ("os._exit", "import os\ndef scale(x, k):\n    os._exit(0)"),
-    "a15_sigkill_self": ("os.kill(getpid, SIGKILL)",
-                         "import os, signal\ndef scale(x, k):\n    os.kill(os.getpid(), signal.SIGKILL)"),
-    "a16_raise_signal": ("signal.raise_signal(SIGTERM)",
-                         "import signal\ndef scale(x, k):\n    signal.raise_signal(signal.SIGTERM)"),
+    "a15_sigkill_self": (
+        "os.kill(getpid, SIGKILL)",
+        "import os, signal\ndef scale(x, k):\n    os.kill(os.getpid(), signal.SIGKILL)",
+    ),
+    "a16_raise_signal": (
+        "signal.raise_signal(SIGTERM)",
+        "import signal\ndef scale(x, k):\n    signal.raise_signal(signal.SIGTERM)",
+    ),
 }
 
 KILL_PARENT = "import os, signal\ndef scale(x, k):\n    os.kill(os.getppid(), signal.SIGKILL)\n    return x * 0"
@@ -199,8 +204,9 @@ def _fill(template: str, **values: object) -> str:
     return template
 
 
-def build(base: Path, hidden_file: Path, out: Path, root: Path, mark: str, port: int, sandboxed: bool,
-          print_mib: int = 48) -> tuple[Path, dict[str, Attack]]:
+def build(
+    base: Path, hidden_file: Path, out: Path, root: Path, mark: str, port: int, sandboxed: bool, print_mib: int = 48
+) -> tuple[Path, dict[str, Attack]]:
     """Write every adversarial submission (and the normal one, `alice`) under base/submissions."""
     subs = base / "submissions"
     attacks: dict[str, Attack] = {}
@@ -210,90 +216,177 @@ def build(base: Path, hidden_file: Path, out: Path, root: Path, mark: str, port:
         S.write(subs / attack.student / (name or f"{S.STEM}.ipynb"), nb)
 
     S.write(subs / "alice" / f"{S.STEM}.ipynb", S.notebook())  # the normal submission
-    secrets = [hidden_file, root / "autograder" / "course" / "03_early_exit" / "reference.py",
-               root / "autograder" / "course" / "03_early_exit" / "tests.py", root / "autograder" / "course" / "03_early_exit" / "mutants.py",
-               root / "autograder" / "course" / "03_early_exit" / "hints.py", root / "autograder" / "course" / "03_early_exit" / "probes.py", next((root / "solutions").glob("*.ipynb"))]
+    secrets = [
+        hidden_file,
+        root / "autograder" / "course" / "03_early_exit" / "reference.py",
+        root / "autograder" / "course" / "03_early_exit" / "tests.py",
+        root / "autograder" / "course" / "03_early_exit" / "mutants.py",
+        root / "autograder" / "course" / "03_early_exit" / "hints.py",
+        root / "autograder" / "course" / "03_early_exit" / "probes.py",
+        next((root / "solutions").glob("*.ipynb")),
+    ]
     secret_dirs = [hidden_file.parent, root / "autograder" / "course", root / "solutions", out]
-    add_nb(Attack("a01_read_secrets", "read the hidden tests, references, solutions", zero=("scale_by_k",),
-                  normal=ADD_TESTS, needs_sandbox=True),
-           S.notebook(scale=_fill(READ_SECRETS, SECRETS=repr([str(p) for p in secrets]),
-                                  SECRET_DIRS=repr([str(p) for p in secret_dirs]))))
+    add_nb(
+        Attack(
+            "a01_read_secrets",
+            "read the hidden tests, references, solutions",
+            zero=("scale_by_k",),
+            normal=ADD_TESTS,
+            needs_sandbox=True,
+        ),
+        S.notebook(
+            scale=_fill(
+                READ_SECRETS, SECRETS=repr([str(p) for p in secrets]), SECRET_DIRS=repr([str(p) for p in secret_dirs])
+            )
+        ),
+    )
     own = base / "submissions" / "a02_edit_secrets" / f"{S.STEM}.ipynb"
     # Without bubblewrap the runner runs as the grader's user: the editing attack would really edit the
     # checkout, so it is only built when the sandbox is on.
-    targets = [hidden_file, root / "autograder" / "course" / "03_early_exit" / "tests.py",
-               root / "autograder" / "course" / "03_early_exit" / "reference.py", root / "autograder" / "suite.py",
-               root / "autograder" / "course" / "03_early_exit" / "probes.py", root / "autograder" / "grader" / "judge.py",
-               next((root / "solutions").glob("*.ipynb"))]
+    targets = [
+        hidden_file,
+        root / "autograder" / "course" / "03_early_exit" / "tests.py",
+        root / "autograder" / "course" / "03_early_exit" / "reference.py",
+        root / "autograder" / "suite.py",
+        root / "autograder" / "course" / "03_early_exit" / "probes.py",
+        root / "autograder" / "grader" / "judge.py",
+        next((root / "solutions").glob("*.ipynb")),
+    ]
     if sandboxed:
-        add_nb(Attack("a02_edit_secrets", "edit the hidden tests, references, grader and solutions",
-                      zero=ADD_TESTS, extra={"targets": [str(t) for t in targets]}),
-               S.notebook(add=_fill(EDIT_SECRETS, TARGETS=repr([str(t) for t in targets]), MARK=mark,
-                                    OWN=repr(str(own)))))
-    add_nb(Attack("a03_forge_results", "write results.jsonl / grades.csv directly", zero=("scale_by_k",),
-                  normal=ADD_TESTS, needs_sandbox=True),
-           S.notebook(scale=_fill(FORGE, MARK=mark, STUDENT="a03_forge_results", OUT=repr(str(out)))))
-    add_nb(Attack("a04_fork_escape", "double fork + setsid + sleep outliving the kernel", zero=("scale_by_k",),
-                  normal=ADD_TESTS),
-           S.notebook(scale=_fill(FORK, MARK=mark)))
-    add_nb(Attack("a05_fill_memory", "fill memory", zero=("scale_by_k",), normal=ADD_TESTS),
-           S.notebook(scale=MEMORY))
-    add_nb(Attack("a06_print_gigabytes", "print without end", zero=("scale_by_k",), normal=ADD_TESTS,
-                  extra={"print_mib": print_mib}),
-           S.notebook(add=_fill(PRINT, PRINT_MIB=print_mib), scale="SCALE_NOTE = 'scale is defined above'"))
-    add_nb(Attack("a07_fill_disk", "write a 2 GiB file", zero=("scale_by_k",), normal=ADD_TESTS),
-           S.notebook(scale=BIG_FILE))
-    add_nb(Attack("a08_socket", "ask the network for the answer", zero=("scale_by_k",), normal=ADD_TESTS,
-                  needs_sandbox=True),
-           S.notebook(scale=_fill(SOCKET, PORT=port)))
-    add_nb(Attack("a09_spoof_eq", "return an object whose == is always True", zero=("scale_by_k",),
-                  normal=ADD_TESTS), S.notebook(scale=SPOOF_EQ))
-    add_nb(Attack("a10_spoof_tensor", "return a Tensor subclass that lies", zero=("scale_by_k",),
-                  normal=ADD_TESTS), S.notebook(scale=SPOOF_TENSOR))
-    add_nb(Attack("a11_spoof_float", "return a float subclass that lies", zero=("scale_by_k",),
-                  normal=ADD_TESTS), S.notebook(scale=SPOOF_FLOAT))
-    add_nb(Attack("a12_monkeypatch", "monkeypatch torch/numpy/course_lib.checks/framework", zero=ADD_TESTS),
-           S.notebook(add=MONKEY))
+        add_nb(
+            Attack(
+                "a02_edit_secrets",
+                "edit the hidden tests, references, grader and solutions",
+                zero=ADD_TESTS,
+                extra={"targets": [str(t) for t in targets]},
+            ),
+            S.notebook(add=_fill(EDIT_SECRETS, TARGETS=repr([str(t) for t in targets]), MARK=mark, OWN=repr(str(own)))),
+        )
+    add_nb(
+        Attack(
+            "a03_forge_results",
+            "write results.jsonl / grades.csv directly",
+            zero=("scale_by_k",),
+            normal=ADD_TESTS,
+            needs_sandbox=True,
+        ),
+        S.notebook(scale=_fill(FORGE, MARK=mark, STUDENT="a03_forge_results", OUT=repr(str(out)))),
+    )
+    add_nb(
+        Attack(
+            "a04_fork_escape",
+            "double fork + setsid + sleep outliving the kernel",
+            zero=("scale_by_k",),
+            normal=ADD_TESTS,
+        ),
+        S.notebook(scale=_fill(FORK, MARK=mark)),
+    )
+    add_nb(Attack("a05_fill_memory", "fill memory", zero=("scale_by_k",), normal=ADD_TESTS), S.notebook(scale=MEMORY))
+    add_nb(
+        Attack(
+            "a06_print_gigabytes",
+            "print without end",
+            zero=("scale_by_k",),
+            normal=ADD_TESTS,
+            extra={"print_mib": print_mib},
+        ),
+        S.notebook(add=_fill(PRINT, PRINT_MIB=print_mib), scale="SCALE_NOTE = 'scale is defined above'"),
+    )
+    add_nb(
+        Attack("a07_fill_disk", "write a 2 GiB file", zero=("scale_by_k",), normal=ADD_TESTS),
+        S.notebook(scale=BIG_FILE),
+    )
+    add_nb(
+        Attack(
+            "a08_socket", "ask the network for the answer", zero=("scale_by_k",), normal=ADD_TESTS, needs_sandbox=True
+        ),
+        S.notebook(scale=_fill(SOCKET, PORT=port)),
+    )
+    add_nb(
+        Attack("a09_spoof_eq", "return an object whose == is always True", zero=("scale_by_k",), normal=ADD_TESTS),
+        S.notebook(scale=SPOOF_EQ),
+    )
+    add_nb(
+        Attack("a10_spoof_tensor", "return a Tensor subclass that lies", zero=("scale_by_k",), normal=ADD_TESTS),
+        S.notebook(scale=SPOOF_TENSOR),
+    )
+    add_nb(
+        Attack("a11_spoof_float", "return a float subclass that lies", zero=("scale_by_k",), normal=ADD_TESTS),
+        S.notebook(scale=SPOOF_FLOAT),
+    )
+    add_nb(
+        Attack("a12_monkeypatch", "monkeypatch torch/numpy/course_lib.checks/framework", zero=ADD_TESTS),
+        S.notebook(add=MONKEY),
+    )
     for student, (what, code) in EXITS.items():
         add_nb(Attack(student, what, zero=("scale_by_k",), normal=ADD_TESTS), S.notebook(scale=code))
     if sandboxed:  # in process mode the runner's parent is the grader itself: never try this there
-        add_nb(Attack("a17_kill_parent", "kill the parent process", zero=("scale_by_k",), normal=ADD_TESTS),
-               S.notebook(scale=KILL_PARENT))
+        add_nb(
+            Attack("a17_kill_parent", "kill the parent process", zero=("scale_by_k",), normal=ADD_TESTS),
+            S.notebook(scale=KILL_PARENT),
+        )
     # Notebook-level faults
-    add_nb(Attack("b01_not_a_notebook", "valid JSON that is not a notebook", zero=ALL_TESTS, reason="no cells",
-                  category="format"), json.dumps({"nbformat": 4, "cells": "not a list", "metadata": {"course": 1}}),
-           name=f"{S.STEM}.ipynb")
-    add_nb(Attack("b02_json_array", "a JSON array", zero=ALL_TESTS, reason="not an object", category="format"),
-           json.dumps([{"cell_type": "code", "source": "x = 1"}] * 3))
+    add_nb(
+        Attack(
+            "b01_not_a_notebook",
+            "valid JSON that is not a notebook",
+            zero=ALL_TESTS,
+            reason="no cells",
+            category="format",
+        ),
+        json.dumps({"nbformat": 4, "cells": "not a list", "metadata": {"course": 1}}),
+        name=f"{S.STEM}.ipynb",
+    )
+    add_nb(
+        Attack("b02_json_array", "a JSON array", zero=ALL_TESTS, reason="not an object", category="format"),
+        json.dumps([{"cell_type": "code", "source": "x = 1"}] * 3),
+    )
     huge = S.notebook()
     huge["cells"].append({"cell_type": "markdown", "id": "pad", "metadata": {}, "source": "p" * (200 * 2**20)})
-    add_nb(Attack("b03_200mb_notebook", "a 200 MB notebook", zero=ALL_TESTS, reason="too large", category="format"),
-           json.dumps(huge))
+    add_nb(
+        Attack("b03_200mb_notebook", "a 200 MB notebook", zero=ALL_TESTS, reason="too large", category="format"),
+        json.dumps(huge),
+    )
     md = S.notebook()
     for cell in md["cells"]:
         cell["cell_type"] = "markdown"
         cell.pop("outputs", None)
         cell.pop("execution_count", None)
-    add_nb(Attack("b04_markdown_only", "every cell markdown (code pasted as text)", zero=ALL_TESTS,
-                  reason="no code cells", category="format"), md)
+    add_nb(
+        Attack(
+            "b04_markdown_only",
+            "every cell markdown (code pasted as text)",
+            zero=ALL_TESTS,
+            reason="no code cells",
+            category="format",
+        ),
+        md,
+    )
     # Names: path traversal in a zip, newlines (CSV injection), RTL marks, very long names
     with zipfile.ZipFile(subs / "names.zip", "w") as zf:
         zf.writestr("../../etc/passwd.ipynb", json.dumps(S.notebook()))
         zf.writestr("/etc/cron.d/x.ipynb", json.dumps(S.notebook()))
         zf.writestr("c01_zip_ok/../../../alice/90_synthetic.ipynb", json.dumps(S.notebook()))
     for member in ("../../etc/passwd.ipynb", "/etc/cron.d/x.ipynb", "c01_zip_ok/../../../alice/90_synthetic.ipynb"):
-        attacks[f"zip:{member}"] = Attack(f"zip:{member}", "path traversal in a zip member", zero=ALL_TESTS,
-                                          reason="refused", category="names", relpath_hint=member)
+        attacks[f"zip:{member}"] = Attack(
+            f"zip:{member}",
+            "path traversal in a zip member",
+            zero=ALL_TESTS,
+            reason="refused",
+            category="names",
+            relpath_hint=member,
+        )
     injected = "c02_eve\nalice,90_synthetic,4,4,2,1,1,\n"
     S.write(subs / injected / f"{S.STEM}.ipynb", S.release())
-    attacks["c02"] = Attack("c02", "newline + CSV row in the folder name", zero=ALL_TESTS, category="names",
-                            relpath_hint=injected)
+    attacks["c02"] = Attack(
+        "c02", "newline + CSV row in the folder name", zero=ALL_TESTS, category="names", relpath_hint=injected
+    )
     rtl = "c03_\u202eecila\u200f"
     S.write(subs / rtl / f"{S.STEM}\u202e.ipynb", S.release())
-    attacks["c03"] = Attack("c03", "RTL override marks in the names", zero=ALL_TESTS, category="names",
-                            relpath_hint=rtl)
+    attacks["c03"] = Attack(
+        "c03", "RTL override marks in the names", zero=ALL_TESTS, category="names", relpath_hint=rtl
+    )
     long = "c04_" + "L" * 240
     S.write(subs / long / f"{S.STEM}.ipynb", S.release())
-    attacks["c04"] = Attack("c04", "a 244-character folder name", zero=ALL_TESTS, category="names",
-                            relpath_hint=long)
+    attacks["c04"] = Attack("c04", "a 244-character folder name", zero=ALL_TESTS, category="names", relpath_hint=long)
     return subs, attacks

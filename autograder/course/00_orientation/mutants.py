@@ -1,4 +1,5 @@
 """Known-wrong implementations for 00_orientation's hidden tests."""
+
 from __future__ import annotations
 
 from autograder.suite import Mutant
@@ -31,8 +32,9 @@ def accuracy_broadcasting(logits, y):
 
 MUTANTS = [
     Mutant("conv MACs ignore groups", ("conv_macs_grouped",), {"conv2d_macs": macs_ignore_groups}),
-    Mutant("conv MACs counted as FLOPs", ("conv_macs_match_counter", "conv_macs_grouped"),
-           {"conv2d_macs": macs_as_flops}),
+    Mutant(
+        "conv MACs counted as FLOPs", ("conv_macs_match_counter", "conv_macs_grouped"), {"conv2d_macs": macs_as_flops}
+    ),
     Mutant("conv MACs as float", ("conv_macs_match_counter",), {"conv2d_macs": macs_float}),
     Mutant("accuracy in percent", ("accuracy_matches_argmax",), {"accuracy": accuracy_percent}),
     Mutant("accuracy of argmin", ("accuracy_matches_argmax",), {"accuracy": accuracy_argmin}),

@@ -11,8 +11,9 @@ import torch
 
 
 # cell 00-07
-def conv2d_macs(in_channels: int, out_channels: int, kernel_size: int, out_height: int, out_width: int,
-                groups: int = 1) -> int:
+def conv2d_macs(
+    in_channels: int, out_channels: int, kernel_size: int, out_height: int, out_width: int, groups: int = 1
+) -> int:
     """MACs of one Conv2d forward on a single image (bias not counted).
 
     Args:
@@ -23,8 +24,14 @@ def conv2d_macs(in_channels: int, out_channels: int, kernel_size: int, out_heigh
     Returns:
         The number of multiply-accumulates as a Python int.
     """
-    for name, value in {"in_channels": in_channels, "out_channels": out_channels, "kernel_size": kernel_size,
-                        "out_height": out_height, "out_width": out_width, "groups": groups}.items():
+    for name, value in {
+        "in_channels": in_channels,
+        "out_channels": out_channels,
+        "kernel_size": kernel_size,
+        "out_height": out_height,
+        "out_width": out_width,
+        "groups": groups,
+    }.items():
         if int(value) != value or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if in_channels % groups or out_channels % groups:

@@ -1,4 +1,5 @@
 """Hidden tests of 00_orientation."""
+
 from __future__ import annotations
 
 import torch
@@ -33,10 +34,14 @@ def conv_macs_match_counter(student) -> None:
         x = torch.zeros(1, cin, size, size)
         out = layer(x)
         got = student.call("conv2d_macs", cin, cout, k, out.shape[2], out.shape[3])
-        expect(isinstance(got, int) and not isinstance(got, bool),
-               f"conv2d_macs should return a Python int, got {type(got).__name__}")
-        expect(got == module_macs(layer, x),
-               f"wrong MAC count for a {cin}->{cout} channel {k}x{k} conv with stride {stride}")
+        expect(
+            isinstance(got, int) and not isinstance(got, bool),
+            f"conv2d_macs should return a Python int, got {type(got).__name__}",
+        )
+        expect(
+            got == module_macs(layer, x),
+            f"wrong MAC count for a {cin}->{cout} channel {k}x{k} conv with stride {stride}",
+        )
 
 
 @SUITE.test(grade_id="test_conv2d_macs", points=1, uses=("conv2d_macs",))
@@ -72,5 +77,11 @@ def accuracy_rejects_bad_shapes(student) -> None:
     logits = torch.randn(10, 4)
     for bad_y in (torch.zeros(9, dtype=torch.long), torch.zeros(10, 1, dtype=torch.long)):
         # the notebook asks for "a clear error", not a particular class
-        expect_raises(student, "accuracy", logits, bad_y, error=None,
-                      what=f"logits have shape (10, 4) and y has shape {tuple(bad_y.shape)} instead of (N,)")
+        expect_raises(
+            student,
+            "accuracy",
+            logits,
+            bad_y,
+            error=None,
+            what=f"logits have shape (10, 4) and y has shape {tuple(bad_y.shape)} instead of (N,)",
+        )

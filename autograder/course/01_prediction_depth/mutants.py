@@ -1,4 +1,5 @@
 """Known-wrong implementations for 01_prediction_depth; each must fail the hidden tests it targets."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,6 +14,7 @@ ref = content.load("01_prediction_depth", "reference")
 
 # ---- extract_representations ------------------------------------------------------------------
 
+
 def extract_train_mode(model, X, batch_size=256, pool_size=4):
     """Features taken with BatchNorm in train mode (batch statistics, running stats updated)."""
     was = model.training
@@ -20,7 +22,7 @@ def extract_train_mode(model, X, batch_size=256, pool_size=4):
     out = []
     with torch.no_grad():
         for start in range(0, len(X), batch_size):
-            x = X[start:start + batch_size]
+            x = X[start : start + batch_size]
             h = model.stem(x)
             reps = [F.adaptive_avg_pool2d(x, pool_size).flatten(1), F.adaptive_avg_pool2d(h, pool_size).flatten(1)]
             for block in model.blocks():
@@ -71,6 +73,7 @@ def extract_no_validation(model, X, batch_size=256, pool_size=4):
 
 # ---- knn_probe_predictions --------------------------------------------------------------------
 
+
 def knn_self_included(support_feats, support_labels, query_feats, k=30, exclude_self=False):
     """Ignores exclude_self: each training point votes for itself."""
     return ref.knn_probe_predictions(support_feats, support_labels, query_feats, k=k, exclude_self=False)
@@ -112,6 +115,7 @@ def knn_no_validation(support_feats, support_labels, query_feats, k=30, exclude_
 
 
 # ---- prediction_depth -------------------------------------------------------------------------
+
 
 def depth_first_agreement(probe_preds, final_pred):
     """'First layer that agrees' instead of 'all later layers agree'."""
@@ -156,6 +160,7 @@ def depth_no_validation(probe_preds, final_pred):
 
 
 # ---- depth_analysis ---------------------------------------------------------------------------
+
 
 def analysis_pearson(depths, confidence, correct, num_depths=None):
     """Pearson instead of Spearman."""
@@ -207,39 +212,71 @@ def analysis_zero_for_empty(depths, confidence, correct, num_depths=None):
 
 
 MUTANTS = [
-    Mutant("features in train mode", ("extract_in_eval_mode", "extract_restores_mode"),
-           {"extract_representations": extract_train_mode}),
+    Mutant(
+        "features in train mode",
+        ("extract_in_eval_mode", "extract_restores_mode"),
+        {"extract_representations": extract_train_mode},
+    ),
     Mutant("model left in eval mode", ("extract_restores_mode",), {"extract_representations": extract_no_restore}),
     Mutant("input layer missing", ("extract_layers_in_order",), {"extract_representations": extract_no_input_layer}),
-    Mutant("logits instead of softmax", ("extract_layers_in_order",),
-           {"extract_representations": extract_logits_not_softmax}),
+    Mutant(
+        "logits instead of softmax",
+        ("extract_layers_in_order",),
+        {"extract_representations": extract_logits_not_softmax},
+    ),
     Mutant("layers in reverse order", ("extract_layers_in_order",), {"extract_representations": extract_wrong_order}),
-    Mutant("last partial batch dropped", ("extract_layers_in_order",),
-           {"extract_representations": extract_drops_last_batch}),
-    Mutant("no ValueError for wrong channels", ("extract_layers_in_order",),
-           {"extract_representations": extract_no_validation}),
-    Mutant("query is its own neighbour", ("knn_excludes_query_itself",),
-           {"knn_probe_predictions": knn_self_included}),
-    Mutant("nearest neighbour always dropped", ("knn_majority_vote",),
-           {"knn_probe_predictions": knn_drop_nearest_always}),
+    Mutant(
+        "last partial batch dropped",
+        ("extract_layers_in_order",),
+        {"extract_representations": extract_drops_last_batch},
+    ),
+    Mutant(
+        "no ValueError for wrong channels",
+        ("extract_layers_in_order",),
+        {"extract_representations": extract_no_validation},
+    ),
+    Mutant("query is its own neighbour", ("knn_excludes_query_itself",), {"knn_probe_predictions": knn_self_included}),
+    Mutant(
+        "nearest neighbour always dropped", ("knn_majority_vote",), {"knn_probe_predictions": knn_drop_nearest_always}
+    ),
     Mutant("default k is 5", ("knn_default_k_and_errors",), {"knn_probe_predictions": knn_default_k5}),
-    Mutant("float (N,1) output", ("knn_majority_vote", "knn_excludes_query_itself", "knn_default_k_and_errors"),
-           {"knn_probe_predictions": knn_float_output}),
-    Mutant("k-NN without input validation", ("knn_default_k_and_errors",),
-           {"knn_probe_predictions": knn_no_validation}),
-    Mutant("first agreeing layer", ("depth_requires_all_later_layers", "depth_index_convention"),
-           {"prediction_depth": depth_first_agreement}),
-    Mutant("depth off by one (-1)", ("depth_requires_all_later_layers", "depth_index_convention"),
-           {"prediction_depth": depth_minus_one}),
-    Mutant("depth off by one (+1)", ("depth_requires_all_later_layers", "depth_index_convention"),
-           {"prediction_depth": depth_plus_one}),
-    Mutant("depth clipped at L-1", ("depth_requires_all_later_layers", "depth_index_convention"),
-           {"prediction_depth": depth_clipped}),
-    Mutant("compared with other labels, not the network prediction", ("depth_target_is_final_prediction",),
-           {"prediction_depth": depth_against_other_labels}),
+    Mutant(
+        "float (N,1) output",
+        ("knn_majority_vote", "knn_excludes_query_itself", "knn_default_k_and_errors"),
+        {"knn_probe_predictions": knn_float_output},
+    ),
+    Mutant(
+        "k-NN without input validation", ("knn_default_k_and_errors",), {"knn_probe_predictions": knn_no_validation}
+    ),
+    Mutant(
+        "first agreeing layer",
+        ("depth_requires_all_later_layers", "depth_index_convention"),
+        {"prediction_depth": depth_first_agreement},
+    ),
+    Mutant(
+        "depth off by one (-1)",
+        ("depth_requires_all_later_layers", "depth_index_convention"),
+        {"prediction_depth": depth_minus_one},
+    ),
+    Mutant(
+        "depth off by one (+1)",
+        ("depth_requires_all_later_layers", "depth_index_convention"),
+        {"prediction_depth": depth_plus_one},
+    ),
+    Mutant(
+        "depth clipped at L-1",
+        ("depth_requires_all_later_layers", "depth_index_convention"),
+        {"prediction_depth": depth_clipped},
+    ),
+    Mutant(
+        "compared with other labels, not the network prediction",
+        ("depth_target_is_final_prediction",),
+        {"prediction_depth": depth_against_other_labels},
+    ),
     Mutant("float depths", ("depth_requires_all_later_layers",), {"prediction_depth": depth_float}),
-    Mutant("depth without shape checks", ("depth_target_is_final_prediction",),
-           {"prediction_depth": depth_no_validation}),
+    Mutant(
+        "depth without shape checks", ("depth_target_is_final_prediction",), {"prediction_depth": depth_no_validation}
+    ),
     Mutant("Pearson instead of Spearman", ("analysis_spearman",), {"depth_analysis": analysis_pearson}),
     Mutant("ordinal ranks for ties", ("analysis_spearman",), {"depth_analysis": analysis_ordinal_ranks}),
     Mutant("one-sided p-value", ("analysis_spearman",), {"depth_analysis": analysis_one_sided}),

@@ -1,11 +1,13 @@
 """Probes for 01_prediction_depth: run inside the student's process, return plain data only."""
+
 from __future__ import annotations
 
 import torch
 
 
-def extract_side_effects(namespace: dict, model: torch.nn.Module, X: torch.Tensor, start_in_train: bool,
-                         batch_size: int) -> dict:
+def extract_side_effects(
+    namespace: dict, model: torch.nn.Module, X: torch.Tensor, start_in_train: bool, batch_size: int
+) -> dict:
     """Call extract_representations on `model` and report its train/eval flag and state afterwards."""
     model.train(start_in_train)
     before = {name: value.detach().clone() for name, value in model.state_dict().items()}

@@ -16,8 +16,9 @@ from torch import nn
 
 
 # cell 01-07
-def extract_representations(model: nn.Module, X: torch.Tensor, batch_size: int = 256,
-                            pool_size: int = 4) -> list[torch.Tensor]:
+def extract_representations(
+    model: nn.Module, X: torch.Tensor, batch_size: int = 256, pool_size: int = 4
+) -> list[torch.Tensor]:
     """Representations of X after every probe layer of a cl.models.ResNet.
 
     Args:
@@ -30,8 +31,10 @@ def extract_representations(model: nn.Module, X: torch.Tensor, batch_size: int =
         each residual block (N, C_b*p*p), softmax output (N, num_classes).
     """
     if not isinstance(X, torch.Tensor) or X.ndim != 4 or not torch.is_floating_point(X):
-        raise ValueError(f"X must be a float tensor of shape (N, C, H, W), got "
-                         f"{tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__}")
+        raise ValueError(
+            f"X must be a float tensor of shape (N, C, H, W), got "
+            f"{tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__}"
+        )
     if X.shape[1] != model.in_channels:
         raise ValueError(f"X must have shape (N, {model.in_channels}, H, W) for this model, got {tuple(X.shape)}")
     if not isinstance(batch_size, int) or batch_size < 1:
@@ -49,7 +52,7 @@ def extract_representations(model: nn.Module, X: torch.Tensor, batch_size: int =
     try:
         with torch.no_grad():
             for start in range(0, len(X), batch_size):
-                x = X[start:start + batch_size].to(device)
+                x = X[start : start + batch_size].to(device)
                 h = model.stem(x)
                 reps = [pooled(x), pooled(h)]
                 for block in model.blocks():
@@ -63,8 +66,13 @@ def extract_representations(model: nn.Module, X: torch.Tensor, batch_size: int =
 
 
 # cell 01-10
-def knn_probe_predictions(support_feats: torch.Tensor, support_labels: torch.Tensor, query_feats: torch.Tensor,
-                          k: int = 30, exclude_self: bool = False) -> torch.Tensor:
+def knn_probe_predictions(
+    support_feats: torch.Tensor,
+    support_labels: torch.Tensor,
+    query_feats: torch.Tensor,
+    k: int = 30,
+    exclude_self: bool = False,
+) -> torch.Tensor:
     """k-NN probe: majority vote of the k nearest support points (Euclidean) for every query.
 
     Args:
@@ -120,8 +128,9 @@ def prediction_depth(probe_preds: torch.Tensor, final_pred: torch.Tensor) -> tor
 
 
 # cell 01-19
-def depth_analysis(depths: torch.Tensor, confidence: torch.Tensor, correct: torch.Tensor,
-                   num_depths: int | None = None) -> dict:
+def depth_analysis(
+    depths: torch.Tensor, confidence: torch.Tensor, correct: torch.Tensor, num_depths: int | None = None
+) -> dict:
     """Spearman correlation of depth vs confidence, and count, accuracy and mean confidence per depth.
 
     Args:
@@ -154,6 +163,10 @@ def depth_analysis(depths: torch.Tensor, confidence: torch.Tensor, correct: torc
     conf_sum = torch.bincount(index, weights=confidence.double(), minlength=size)
     denominator = count.clamp(min=1).double()
     empty = count == 0
-    return {"spearman_rho": float(rho), "p_value": float(p_value), "count": count,
-            "accuracy": torch.where(empty, torch.nan, hits / denominator),
-            "mean_confidence": torch.where(empty, torch.nan, conf_sum / denominator)}
+    return {
+        "spearman_rho": float(rho),
+        "p_value": float(p_value),
+        "count": count,
+        "accuracy": torch.where(empty, torch.nan, hits / denominator),
+        "mean_confidence": torch.where(empty, torch.nan, conf_sum / denominator),
+    }

@@ -1,4 +1,5 @@
 """Hidden tests of 01_prediction_depth (prediction depth with k-NN probes)."""
+
 from __future__ import annotations
 
 import copy
@@ -14,14 +15,20 @@ SUITE = Suite("01_prediction_depth")
 # ---------------------------------------------------------------------------------------------
 # extract_representations
 
+
 def _tiny_model(seed: int, in_channels: int = 1, num_classes: int = 5, blocks=(1, 1, 1)) -> torch.nn.Module:
     """A small ResNet with non-trivial BatchNorm statistics, in eval mode."""
     from course_lib.models import ResNet
 
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        model = ResNet(num_classes=num_classes, in_channels=in_channels, base_width=4,
-                       blocks_per_stage=blocks, stage_strides=(2,) * len(blocks))
+        model = ResNet(
+            num_classes=num_classes,
+            in_channels=in_channels,
+            base_width=4,
+            blocks_per_stage=blocks,
+            stage_strides=(2,) * len(blocks),
+        )
         g = torch.Generator().manual_seed(seed + 1)
         for module in model.modules():
             if isinstance(module, torch.nn.BatchNorm2d):
@@ -35,8 +42,10 @@ def _tiny_model(seed: int, in_channels: int = 1, num_classes: int = 5, blocks=(1
 
 def _compare_reps(got, expected, what: str) -> None:
     expect(isinstance(got, (list, tuple)), f"{what}: expected a list of tensors, got {type(got).__name__}")
-    expect(len(got) == len(expected),
-           f"{what}: expected {len(expected)} representations (input, stem, each block, softmax), got {len(got)}")
+    expect(
+        len(got) == len(expected),
+        f"{what}: expected {len(expected)} representations (input, stem, each block, softmax), got {len(got)}",
+    )
     for layer, (g, e) in enumerate(zip(got, expected)):
         expect(isinstance(g, torch.Tensor), f"{what}: entry {layer} is not a tensor")
         expect(torch.is_floating_point(g), f"{what}: entry {layer} should be a float tensor")
@@ -48,16 +57,22 @@ def _compare_reps(got, expected, what: str) -> None:
 def extract_layers_in_order(student) -> None:
     """extract_representations returns input, stem, every block and softmax, pooled, in order, for any batch size"""
     g = torch.Generator().manual_seed(101)
-    for seed, (in_ch, size, n, bs, blocks, pool) in enumerate([(1, 12, 19, 8, (1, 1, 1), None),
-                                                                (3, 10, 11, 64, (2, 1, 1), 2)]):
+    for seed, (in_ch, size, n, bs, blocks, pool) in enumerate(
+        [(1, 12, 19, 8, (1, 1, 1), None), (3, 10, 11, 64, (2, 1, 1), 2)]
+    ):
         model = _tiny_model(200 + seed, in_channels=in_ch, blocks=blocks)
         X = torch.rand(n, in_ch, size, size, generator=g)
         kwargs = {"batch_size": bs} if pool is None else {"batch_size": bs, "pool_size": pool}
         expected = SUITE.reference().extract_representations(copy.deepcopy(model), X, **kwargs)
         got = student.call("extract_representations", model, X, **kwargs)
         _compare_reps(got, expected, f"representations of a {len(model.blocks())}-block model")
-    expect_raises(student, "extract_representations", model, torch.rand(4, in_ch + 1, size, size),
-                  what="X has the wrong number of channels")
+    expect_raises(
+        student,
+        "extract_representations",
+        model,
+        torch.rand(4, in_ch + 1, size, size),
+        what="X has the wrong number of channels",
+    )
 
 
 @SUITE.test(grade_id="test_extract_representations", points=1, uses=("extract_representations",))
@@ -81,14 +96,19 @@ def extract_restores_mode(student) -> None:
         model = _tiny_model(400)
         info = student.probe(SUITE.probes().extract_side_effects, model, X, start_in_train, 4)
         state = "train" if start_in_train else "eval"
-        expect(info["training_after"] == start_in_train and info["submodules_training"] == [start_in_train],
-               f"a model passed in {state} mode should be back in {state} mode afterwards")
-        expect(not info["state_changed"],
-               "extracting representations changed the model's parameters or BatchNorm running statistics")
+        expect(
+            info["training_after"] == start_in_train and info["submodules_training"] == [start_in_train],
+            f"a model passed in {state} mode should be back in {state} mode afterwards",
+        )
+        expect(
+            not info["state_changed"],
+            "extracting representations changed the model's parameters or BatchNorm running statistics",
+        )
 
 
 # ---------------------------------------------------------------------------------------------
 # knn_probe_predictions
+
 
 def _clusters(g: torch.Generator, n: int, classes: int, dim: int, spread: float):
     centers = 2.0 * torch.randn(classes, dim, generator=g)
@@ -112,9 +132,11 @@ def knn_majority_vote(student) -> None:
         Q, _ = _clusters(g, 60, classes, dim, spread)
         expected = SUITE.reference().knn_probe_predictions(S, y, Q, k=k)
         got = student.call("knn_probe_predictions", S, y, Q, k=k)
-        expect(_agreement(got, expected, f"k-NN predictions with k={k}") >= 0.95,
-               f"k-NN predictions with k={k} on held-out queries disagree with a majority vote of the k nearest "
-               f"support points too often")
+        expect(
+            _agreement(got, expected, f"k-NN predictions with k={k}") >= 0.95,
+            f"k-NN predictions with k={k} on held-out queries disagree with a majority vote of the k nearest "
+            f"support points too often",
+        )
 
 
 @SUITE.test(grade_id="test_knn_probe_predictions", points=1, uses=("knn_probe_predictions",))
@@ -126,9 +148,11 @@ def knn_excludes_query_itself(student) -> None:
     for k in (1, 5):
         expected = SUITE.reference().knn_probe_predictions(S, y, S, k=k, exclude_self=True)
         got = student.call("knn_probe_predictions", S, y, S.clone(), k=k, exclude_self=True)
-        expect(_agreement(got, expected, f"leave-one-out k-NN predictions with k={k}") >= 0.95,
-               f"leave-one-out k-NN predictions (exclude_self=True, k={k}) are wrong: is each query removed "
-               f"from its own neighbours, and are still k other neighbours used?")
+        expect(
+            _agreement(got, expected, f"leave-one-out k-NN predictions with k={k}") >= 0.95,
+            f"leave-one-out k-NN predictions (exclude_self=True, k={k}) are wrong: is each query removed "
+            f"from its own neighbours, and are still k other neighbours used?",
+        )
 
 
 @SUITE.test(grade_id="test_knn_probe_predictions", points=1, uses=("knn_probe_predictions",))
@@ -139,16 +163,26 @@ def knn_default_k_and_errors(student) -> None:
     Q, _ = _clusters(g, 150, 3, 4, 3.0)
     expected = SUITE.reference().knn_probe_predictions(S, y, Q)
     got = student.call("knn_probe_predictions", S, y, Q)
-    expect(_agreement(got, expected, "k-NN predictions with the default k") >= 0.95,
-           "k-NN predictions with the default k disagree with a k=30 vote too often")
-    expect_raises(student, "knn_probe_predictions", S, y[:-1], Q,
-                  what="support_labels and support_feats have different lengths")
-    expect_raises(student, "knn_probe_predictions", S, y, Q[:, :3],
-                  what="query_feats and support_feats have different feature sizes")
+    expect(
+        _agreement(got, expected, "k-NN predictions with the default k") >= 0.95,
+        "k-NN predictions with the default k disagree with a k=30 vote too often",
+    )
+    expect_raises(
+        student, "knn_probe_predictions", S, y[:-1], Q, what="support_labels and support_feats have different lengths"
+    )
+    expect_raises(
+        student,
+        "knn_probe_predictions",
+        S,
+        y,
+        Q[:, :3],
+        what="query_feats and support_feats have different feature sizes",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # prediction_depth
+
 
 def _structured_probes(g: torch.Generator, num_layers: int, n: int, classes: int = 5):
     """Probe predictions that settle on the final prediction at a random layer, with lucky agreements before."""
@@ -173,8 +207,10 @@ def depth_requires_all_later_layers(student) -> None:
         preds, final = _structured_probes(g, num_layers, n)
         expected = SUITE.reference().prediction_depth(preds, final)
         got = student.call("prediction_depth", preds, final)
-        expect(isinstance(got, torch.Tensor) and got.dtype == torch.int64,
-               "prediction_depth should return an int64 (long) tensor")
+        expect(
+            isinstance(got, torch.Tensor) and got.dtype == torch.int64,
+            "prediction_depth should return an int64 (long) tensor",
+        )
         expect_equal(got, expected, f"depths for {n} examples and {num_layers} probes")
 
 
@@ -182,19 +218,28 @@ def depth_requires_all_later_layers(student) -> None:
 def depth_index_convention(student) -> None:
     """depth 0 when every probe agrees, L-1 when only the last does, L when none does"""
     final = torch.tensor([3, 3, 3, 3, 3, 3])
-    preds = torch.tensor([
-        [3, 1, 1, 3, 3, 3],
-        [3, 1, 1, 1, 3, 3],
-        [3, 1, 1, 3, 1, 3],
-        [3, 3, 1, 3, 3, 1],
-    ])
-    cases = ["all probes agree", "only the last probe agrees", "no probe agrees",
-             "a probe agrees, then one disagrees, then all agree", "the probe before last disagrees",
-             "all but the last agree"]
+    preds = torch.tensor(
+        [
+            [3, 1, 1, 3, 3, 3],
+            [3, 1, 1, 1, 3, 3],
+            [3, 1, 1, 3, 1, 3],
+            [3, 3, 1, 3, 3, 1],
+        ]
+    )
+    cases = [
+        "all probes agree",
+        "only the last probe agrees",
+        "no probe agrees",
+        "a probe agrees, then one disagrees, then all agree",
+        "the probe before last disagrees",
+        "all but the last agree",
+    ]
     expected = SUITE.reference().prediction_depth(preds, final)
     got = student.call("prediction_depth", preds, final)
-    expect(isinstance(got, torch.Tensor) and tuple(got.shape) == (6,),
-           "prediction_depth should return a tensor of shape (N,)")
+    expect(
+        isinstance(got, torch.Tensor) and tuple(got.shape) == (6,),
+        "prediction_depth should return a tensor of shape (N,)",
+    )
     for i, case in enumerate(cases):
         expect(int(got[i]) == int(expected[i]), f"wrong depth for a hand-made example where {case}")
 
@@ -209,13 +254,19 @@ def depth_target_is_final_prediction(student) -> None:
     expected = SUITE.reference().prediction_depth(preds, other)
     got = student.call("prediction_depth", preds, other)
     expect_equal(got, expected, "depths measured against the final_pred argument")
-    expect_raises(student, "prediction_depth", preds, other[:-1],
-                  what="final_pred does not have one entry per column of probe_preds")
+    expect_raises(
+        student,
+        "prediction_depth",
+        preds,
+        other[:-1],
+        what="final_pred does not have one entry per column of probe_preds",
+    )
     expect_raises(student, "prediction_depth", preds[0], other, what="probe_preds is not 2-D")
 
 
 # ---------------------------------------------------------------------------------------------
 # depth_analysis
+
 
 def _analysis_data(g: torch.Generator, n: int, max_depth: int, noise: float = 0.15):
     depths = torch.randint(0, max_depth + 1, (n,), generator=g)
@@ -237,12 +288,18 @@ def analysis_spearman(student) -> None:
         for key in ("spearman_rho", "p_value"):
             expect(key in got, f"the result of depth_analysis has no key {key!r}")
             value = got[key]
-            expect(isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
-                   f"{key} should be a finite Python float")
-        expect(abs(got["spearman_rho"] - expected["spearman_rho"]) <= 1e-6,
-               f"spearman_rho is wrong for {n} examples with tied depths")
-        expect(abs(got["p_value"] - expected["p_value"]) <= 1e-3 * expected["p_value"] + 1e-12,
-               f"p_value is wrong for {n} examples (two-sided test expected)")
+            expect(
+                isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
+                f"{key} should be a finite Python float",
+            )
+        expect(
+            abs(got["spearman_rho"] - expected["spearman_rho"]) <= 1e-6,
+            f"spearman_rho is wrong for {n} examples with tied depths",
+        )
+        expect(
+            abs(got["p_value"] - expected["p_value"]) <= 1e-3 * expected["p_value"] + 1e-12,
+            f"p_value is wrong for {n} examples (two-sided test expected)",
+        )
 
 
 @SUITE.test(grade_id="test_depth_analysis", points=1, uses=("depth_analysis",))
@@ -256,8 +313,10 @@ def analysis_per_depth(student) -> None:
         got = student.call("depth_analysis", depths, confidence, correct, **kwargs)
         expect(isinstance(got, dict), f"depth_analysis should return a dict, got {type(got).__name__}")
         for key in ("count", "accuracy", "mean_confidence"):
-            expect(key in got and isinstance(got[key], torch.Tensor),
-                   f"the result of depth_analysis should hold a tensor under {key!r}")
+            expect(
+                key in got and isinstance(got[key], torch.Tensor),
+                f"the result of depth_analysis should hold a tensor under {key!r}",
+            )
             e, a = expected[key].double(), got[key].double()
             expect_shape(a, tuple(e.shape), f"{key} with num_depths={num_depths}")
             empty = torch.isnan(e)

@@ -1,4 +1,5 @@
 """Known-wrong implementations for 02_branchynet; each must fail the hidden tests it targets."""
+
 from __future__ import annotations
 
 import torch
@@ -14,6 +15,7 @@ ExitHead = ref.ExitHead  # looked up by name, like a notebook global (the probes
 
 
 # ------------------------------------------------------------------------------------ ExitHead
+
 
 def _check(head, h):
     if h.ndim != 4 or h.shape[1] != head.in_channels:
@@ -96,6 +98,7 @@ class HeadNoValidation(ref.ExitHead):
 
 
 # ------------------------------------------------------------------------------- BranchyResNet
+
 
 class BranchyNextStage(ref.BranchyResNet):
     """Each side head reads the output of the following stage (off by one)."""
@@ -196,6 +199,7 @@ class BranchyNoAttributes(nn.Module):
 
 # -------------------------------------------------------------------------- weighted_exit_loss
 
+
 def loss_unweighted(exit_logits, y, weights):
     return ref.weighted_exit_loss(exit_logits, y, [1.0] * len(exit_logits))
 
@@ -223,21 +227,42 @@ def loss_detached(exit_logits, y, weights):
 
 
 def loss_no_validation(exit_logits, y, weights):
-    return sum(w * F.cross_entropy(o.reshape(len(o), -1)[: len(y)], y[: len(o)])
-               for o, w in zip(exit_logits, weights))
+    return sum(w * F.cross_entropy(o.reshape(len(o), -1)[: len(y)], y[: len(o)]) for o, w in zip(exit_logits, weights))
 
 
 # ---------------------------------------------------------------------------- train_early_exit
 
+
 def _fit(model, loader, weights, loss_fn, num_epochs, lr, val_loader, config, verbose, augment="shift"):
     weights = [float(w) for w in weights]
-    return cl.training.fit(model, loader, num_epochs=num_epochs, lr=lr,
-                           loss_fn=lambda out, y: loss_fn(out, y, weights), val_loader=val_loader,
-                           config=config, verbose=verbose, augment=augment)
+    return cl.training.fit(
+        model,
+        loader,
+        num_epochs=num_epochs,
+        lr=lr,
+        loss_fn=lambda out, y: loss_fn(out, y, weights),
+        val_loader=val_loader,
+        config=config,
+        verbose=verbose,
+        augment=augment,
+    )
 
 
-def train_shares_modules(model, baseline, train_loader, *, weights, loss_fn, num_epochs, lr,
-                         val_loader=None, config=None, verbose=True, optimizer="sgd", augment="shift"):
+def train_shares_modules(
+    model,
+    baseline,
+    train_loader,
+    *,
+    weights,
+    loss_fn,
+    num_epochs,
+    lr,
+    val_loader=None,
+    config=None,
+    verbose=True,
+    optimizer="sgd",
+    augment="shift",
+):
     """Attaches the baseline's own modules (alias): training the model also trains the baseline."""
     if model is baseline:
         raise ValueError("same object")
@@ -246,8 +271,21 @@ def train_shares_modules(model, baseline, train_loader, *, weights, loss_fn, num
     return model, _fit(model, train_loader, weights, loss_fn, num_epochs, lr, val_loader, config, verbose)
 
 
-def train_the_baseline(model, baseline, train_loader, *, weights, loss_fn, num_epochs, lr,
-                       val_loader=None, config=None, verbose=True, optimizer="sgd", augment="shift"):
+def train_the_baseline(
+    model,
+    baseline,
+    train_loader,
+    *,
+    weights,
+    loss_fn,
+    num_epochs,
+    lr,
+    val_loader=None,
+    config=None,
+    verbose=True,
+    optimizer="sgd",
+    augment="shift",
+):
     """Builds the early-exit model on the baseline object itself and returns it."""
     if model is baseline:
         raise ValueError("same object")
@@ -256,38 +294,114 @@ def train_the_baseline(model, baseline, train_loader, *, weights, loss_fn, num_e
     return baseline, history
 
 
-def train_no_alias_check(model, baseline, train_loader, *, weights, loss_fn, num_epochs, lr,
-                         val_loader=None, config=None, verbose=True, optimizer="sgd", augment="shift"):
+def train_no_alias_check(
+    model,
+    baseline,
+    train_loader,
+    *,
+    weights,
+    loss_fn,
+    num_epochs,
+    lr,
+    val_loader=None,
+    config=None,
+    verbose=True,
+    optimizer="sgd",
+    augment="shift",
+):
     model.stem.load_state_dict(baseline.stem.state_dict())
     model.stages.load_state_dict(baseline.stages.state_dict())
     model.exits[-1].load_state_dict(baseline.classifier.state_dict())
     return model, _fit(model, train_loader, weights, loss_fn, num_epochs, lr, val_loader, config, verbose)
 
 
-def train_from_scratch(model, baseline, train_loader, *, weights, loss_fn, num_epochs, lr,
-                       val_loader=None, config=None, verbose=True, optimizer="sgd", augment="shift"):
+def train_from_scratch(
+    model,
+    baseline,
+    train_loader,
+    *,
+    weights,
+    loss_fn,
+    num_epochs,
+    lr,
+    val_loader=None,
+    config=None,
+    verbose=True,
+    optimizer="sgd",
+    augment="shift",
+):
     if model is baseline:
         raise ValueError("same object")
     return model, _fit(model, train_loader, weights, loss_fn, num_epochs, lr, val_loader, config, verbose)
 
 
-def train_copies_stem_only(model, baseline, train_loader, *, weights, loss_fn, num_epochs, lr,
-                           val_loader=None, config=None, verbose=True, optimizer="sgd", augment="shift"):
+def train_copies_stem_only(
+    model,
+    baseline,
+    train_loader,
+    *,
+    weights,
+    loss_fn,
+    num_epochs,
+    lr,
+    val_loader=None,
+    config=None,
+    verbose=True,
+    optimizer="sgd",
+    augment="shift",
+):
     if model is baseline:
         raise ValueError("same object")
     model.stem.load_state_dict(baseline.stem.state_dict())
     return model, _fit(model, train_loader, weights, loss_fn, num_epochs, lr, val_loader, config, verbose)
 
 
-def train_ignores_weights(model, baseline, train_loader, *, weights, loss_fn, num_epochs, lr,
-                          val_loader=None, config=None, verbose=True, optimizer="sgd", augment="shift"):
-    return ref.train_early_exit(model, baseline, train_loader, weights=[1.0] * len(weights), loss_fn=loss_fn,
-                                num_epochs=num_epochs, lr=lr, optimizer=optimizer, augment=augment,
-                                val_loader=val_loader, config=config, verbose=verbose)
+def train_ignores_weights(
+    model,
+    baseline,
+    train_loader,
+    *,
+    weights,
+    loss_fn,
+    num_epochs,
+    lr,
+    val_loader=None,
+    config=None,
+    verbose=True,
+    optimizer="sgd",
+    augment="shift",
+):
+    return ref.train_early_exit(
+        model,
+        baseline,
+        train_loader,
+        weights=[1.0] * len(weights),
+        loss_fn=loss_fn,
+        num_epochs=num_epochs,
+        lr=lr,
+        optimizer=optimizer,
+        augment=augment,
+        val_loader=val_loader,
+        config=config,
+        verbose=verbose,
+    )
 
 
-def train_final_exit_only(model, baseline, train_loader, *, weights, loss_fn, num_epochs, lr,
-                          val_loader=None, config=None, verbose=True, optimizer="sgd", augment="shift"):
+def train_final_exit_only(
+    model,
+    baseline,
+    train_loader,
+    *,
+    weights,
+    loss_fn,
+    num_epochs,
+    lr,
+    val_loader=None,
+    config=None,
+    verbose=True,
+    optimizer="sgd",
+    augment="shift",
+):
     """Trains on the last exit's logits only (the side heads never learn)."""
     if model is baseline:
         raise ValueError("same object")
@@ -295,13 +409,22 @@ def train_final_exit_only(model, baseline, train_loader, *, weights, loss_fn, nu
     model.stages.load_state_dict(baseline.stages.state_dict())
     model.exits[-1].load_state_dict(baseline.classifier.state_dict())
     w = [float(weights[-1])]
-    history = cl.training.fit(model, train_loader, num_epochs=num_epochs, lr=lr,
-                              loss_fn=lambda out, y: loss_fn([out[-1]], y, w), val_loader=val_loader,
-                              config=config, verbose=verbose, augment=augment)
+    history = cl.training.fit(
+        model,
+        train_loader,
+        num_epochs=num_epochs,
+        lr=lr,
+        loss_fn=lambda out, y: loss_fn([out[-1]], y, w),
+        val_loader=val_loader,
+        config=config,
+        verbose=verbose,
+        augment=augment,
+    )
     return model, history
 
 
 # --------------------------------------------------------------------------- per_exit_accuracy
+
 
 @torch.no_grad()
 def accuracy_train_mode(model, loader):
@@ -340,6 +463,7 @@ def accuracy_mean_of_batches(model, loader):
 
 
 # ------------------------------------------------------------------------------ per_exit_costs
+
 
 def costs_without_heads(model, input_shape):
     if len(input_shape) != 3:
@@ -406,75 +530,125 @@ MUTANTS = [
     Mutant("head without ReLU", ("exit_head_forward",), {"ExitHead": HeadNoReLU}),
     Mutant("head with max pooling", ("exit_head_forward",), {"ExitHead": HeadMaxPool}),
     Mutant("head without BatchNorm", ("exit_head_layers",), {"ExitHead": HeadNoBN}),
-    Mutant("head with a global average pool (no spatial layout)", ("exit_head_layers", "exit_head_forward"),
-           {"ExitHead": HeadGlobalPool}),
+    Mutant(
+        "head with a global average pool (no spatial layout)",
+        ("exit_head_layers", "exit_head_forward"),
+        {"ExitHead": HeadGlobalPool},
+    ),
     Mutant("head ignores pool_size", ("exit_head_layers", "exit_head_forward"), {"ExitHead": HeadFixedGrid}),
     Mutant("head flattens position-major", ("exit_head_forward",), {"ExitHead": HeadChannelsLastFlatten}),
-    Mutant("head conv without padding", ("exit_head_layers", "exit_head_forward"),
-           {"ExitHead": HeadNoPadding}),
+    Mutant("head conv without padding", ("exit_head_layers", "exit_head_forward"), {"ExitHead": HeadNoPadding}),
     Mutant("head conv with stride 1", ("exit_head_layers", "exit_head_forward"), {"ExitHead": HeadStride1}),
     Mutant("head without input validation", ("exit_head_rejects_bad_input",), {"ExitHead": HeadNoValidation}),
     # BranchyResNet
-    Mutant("exit head reads the next stage", ("branchy_heads_read_their_stage", "branchy_structure"),
-           {"BranchyResNet": BranchyNextStage}),
-    Mutant("exit head reads the stage input", ("branchy_heads_read_their_stage", "branchy_structure"),
-           {"BranchyResNet": BranchyStageInput}),
-    Mutant("course_lib PoolLinearHead instead of ExitHead", ("branchy_structure",),
-           {"BranchyResNet": BranchyLightHeads}),
-    Mutant("new head instead of the backbone classifier", ("branchy_structure",),
-           {"BranchyResNet": BranchyExtraHead}),
-    Mutant("backbone shared between instances", ("branchy_structure",),
-           {"BranchyResNet": BranchySharedBackbone}),
-    Mutant("forward returns a tuple", ("branchy_heads_read_their_stage",),
-           {"BranchyResNet": BranchyReturnsTuple}),
+    Mutant(
+        "exit head reads the next stage",
+        ("branchy_heads_read_their_stage", "branchy_structure"),
+        {"BranchyResNet": BranchyNextStage},
+    ),
+    Mutant(
+        "exit head reads the stage input",
+        ("branchy_heads_read_their_stage", "branchy_structure"),
+        {"BranchyResNet": BranchyStageInput},
+    ),
+    Mutant(
+        "course_lib PoolLinearHead instead of ExitHead", ("branchy_structure",), {"BranchyResNet": BranchyLightHeads}
+    ),
+    Mutant("new head instead of the backbone classifier", ("branchy_structure",), {"BranchyResNet": BranchyExtraHead}),
+    Mutant("backbone shared between instances", ("branchy_structure",), {"BranchyResNet": BranchySharedBackbone}),
+    Mutant("forward returns a tuple", ("branchy_heads_read_their_stage",), {"BranchyResNet": BranchyReturnsTuple}),
     Mutant("forward without input validation", ("branchy_interface",), {"BranchyResNet": BranchyNoValidation}),
-    Mutant("backbone hidden from block_costs", ("branchy_interface", "branchy_structure"),
-           {"BranchyResNet": BranchyNoAttributes}),
+    Mutant(
+        "backbone hidden from block_costs",
+        ("branchy_interface", "branchy_structure"),
+        {"BranchyResNet": BranchyNoAttributes},
+    ),
     # weighted_exit_loss
-    Mutant("weights ignored", ("loss_matches_reference", "loss_weights_reach_their_exit"),
-           {"weighted_exit_loss": loss_unweighted}),
-    Mutant("weights applied to the wrong exits", ("loss_matches_reference", "loss_weights_reach_their_exit",
-                                                  "loss_is_differentiable"),
-           {"weighted_exit_loss": loss_reversed_weights}),
-    Mutant("sum over the batch instead of mean", ("loss_matches_reference", "loss_weights_reach_their_exit",
-                                                  "loss_is_differentiable"),
-           {"weighted_exit_loss": loss_sum_over_batch}),
-    Mutant("mean over exits instead of sum", ("loss_matches_reference", "loss_weights_reach_their_exit"),
-           {"weighted_exit_loss": loss_mean_over_exits}),
-    Mutant("weights normalised to sum 1", ("loss_matches_reference", "loss_weights_reach_their_exit"),
-           {"weighted_exit_loss": loss_normalised_weights}),
+    Mutant(
+        "weights ignored",
+        ("loss_matches_reference", "loss_weights_reach_their_exit"),
+        {"weighted_exit_loss": loss_unweighted},
+    ),
+    Mutant(
+        "weights applied to the wrong exits",
+        ("loss_matches_reference", "loss_weights_reach_their_exit", "loss_is_differentiable"),
+        {"weighted_exit_loss": loss_reversed_weights},
+    ),
+    Mutant(
+        "sum over the batch instead of mean",
+        ("loss_matches_reference", "loss_weights_reach_their_exit", "loss_is_differentiable"),
+        {"weighted_exit_loss": loss_sum_over_batch},
+    ),
+    Mutant(
+        "mean over exits instead of sum",
+        ("loss_matches_reference", "loss_weights_reach_their_exit"),
+        {"weighted_exit_loss": loss_mean_over_exits},
+    ),
+    Mutant(
+        "weights normalised to sum 1",
+        ("loss_matches_reference", "loss_weights_reach_their_exit"),
+        {"weighted_exit_loss": loss_normalised_weights},
+    ),
     Mutant("loss detached from the graph", ("loss_is_differentiable",), {"weighted_exit_loss": loss_detached}),
-    Mutant("loss without input validation", ("loss_rejects_bad_input",),
-           {"weighted_exit_loss": loss_no_validation}),
+    Mutant("loss without input validation", ("loss_rejects_bad_input",), {"weighted_exit_loss": loss_no_validation}),
     # train_early_exit
-    Mutant("early-exit model shares the baseline's modules", ("train_leaves_baseline_intact",),
-           {"train_early_exit": train_shares_modules}),
-    Mutant("baseline object reused as the early-exit model", ("train_leaves_baseline_intact",),
-           {"train_early_exit": train_the_baseline}),
-    Mutant("no check that model is not the baseline", ("train_leaves_baseline_intact",),
-           {"train_early_exit": train_no_alias_check}),
-    Mutant("trains from scratch instead of the baseline copy", ("train_starts_from_baseline_copy",),
-           {"train_early_exit": train_from_scratch}),
-    Mutant("copies only the stem from the baseline", ("train_starts_from_baseline_copy",),
-           {"train_early_exit": train_copies_stem_only}),
-    Mutant("training ignores the weights", ("train_uses_loss_and_weights",),
-           {"train_early_exit": train_ignores_weights}),
-    Mutant("training on the final exit only", ("train_uses_loss_and_weights",),
-           {"train_early_exit": train_final_exit_only}),
+    Mutant(
+        "early-exit model shares the baseline's modules",
+        ("train_leaves_baseline_intact",),
+        {"train_early_exit": train_shares_modules},
+    ),
+    Mutant(
+        "baseline object reused as the early-exit model",
+        ("train_leaves_baseline_intact",),
+        {"train_early_exit": train_the_baseline},
+    ),
+    Mutant(
+        "no check that model is not the baseline",
+        ("train_leaves_baseline_intact",),
+        {"train_early_exit": train_no_alias_check},
+    ),
+    Mutant(
+        "trains from scratch instead of the baseline copy",
+        ("train_starts_from_baseline_copy",),
+        {"train_early_exit": train_from_scratch},
+    ),
+    Mutant(
+        "copies only the stem from the baseline",
+        ("train_starts_from_baseline_copy",),
+        {"train_early_exit": train_copies_stem_only},
+    ),
+    Mutant(
+        "training ignores the weights", ("train_uses_loss_and_weights",), {"train_early_exit": train_ignores_weights}
+    ),
+    Mutant(
+        "training on the final exit only", ("train_uses_loss_and_weights",), {"train_early_exit": train_final_exit_only}
+    ),
     # per_exit_accuracy
-    Mutant("accuracy in train mode", ("accuracy_matches_eval_mode", "accuracy_restores_mode"),
-           {"per_exit_accuracy": accuracy_train_mode}),
+    Mutant(
+        "accuracy in train mode",
+        ("accuracy_matches_eval_mode", "accuracy_restores_mode"),
+        {"per_exit_accuracy": accuracy_train_mode},
+    ),
     Mutant("mode left in eval", ("accuracy_restores_mode",), {"per_exit_accuracy": accuracy_no_restore}),
     Mutant("mode forced to train", ("accuracy_restores_mode",), {"per_exit_accuracy": accuracy_always_train_after}),
     Mutant("mean of batch accuracies", ("accuracy_counts_samples",), {"per_exit_accuracy": accuracy_mean_of_batches}),
     # per_exit_costs
     Mutant("costs leave out the side heads", ("costs_match_reference",), {"per_exit_costs": costs_without_heads}),
-    Mutant("costs count only the current head", ("costs_match_reference", "costs_include_every_head"),
-           {"per_exit_costs": costs_current_head_only}),
-    Mutant("costs not cumulative", ("costs_match_reference", "costs_include_every_head"),
-           {"per_exit_costs": costs_not_cumulative}),
-    Mutant("costs at batch 2", ("costs_match_reference", "costs_include_every_head"),
-           {"per_exit_costs": costs_batch_of_two}),
+    Mutant(
+        "costs count only the current head",
+        ("costs_match_reference", "costs_include_every_head"),
+        {"per_exit_costs": costs_current_head_only},
+    ),
+    Mutant(
+        "costs not cumulative",
+        ("costs_match_reference", "costs_include_every_head"),
+        {"per_exit_costs": costs_not_cumulative},
+    ),
+    Mutant(
+        "costs at batch 2",
+        ("costs_match_reference", "costs_include_every_head"),
+        {"per_exit_costs": costs_batch_of_two},
+    ),
     Mutant("costs without shape validation", ("costs_reject_bad_shape",), {"per_exit_costs": costs_no_validation}),
     Mutant("costs copied from cl.cost.exit_costs", ("costs_match_reference",), {"per_exit_costs": costs_from_library}),
 ]

@@ -3,6 +3,7 @@
 They inspect objects that cannot travel back as data (modules the student builds, training side
 effects, train/eval mode, exception types). They hold no reference answers.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -21,6 +22,7 @@ def _seeded_like(tensor: torch.Tensor, gen: torch.Generator, scale: float = 0.5)
 
 # ------------------------------------------------------------------------------------ ExitHead
 
+
 def _make_head(ns: dict, in_channels: int, num_classes: int, hidden: int, pool_size: int | None) -> nn.Module:
     """The student's ExitHead; pool_size None means the signature's default."""
     if pool_size is None:
@@ -28,8 +30,7 @@ def _make_head(ns: dict, in_channels: int, num_classes: int, hidden: int, pool_s
     return ns["ExitHead"](in_channels, num_classes, hidden, pool_size=pool_size)
 
 
-def exit_head_layers(ns: dict, in_channels: int, num_classes: int, hidden: int,
-                     pool_size: int | None = None) -> dict:
+def exit_head_layers(ns: dict, in_channels: int, num_classes: int, hidden: int, pool_size: int | None = None) -> dict:
     """The conv, BN and linear layers of a freshly built ExitHead, described as data."""
     head = _make_head(ns, in_channels, num_classes, hidden, pool_size)
     convs = [m for m in head.modules() if isinstance(m, nn.Conv2d)]
@@ -37,16 +38,24 @@ def exit_head_layers(ns: dict, in_channels: int, num_classes: int, hidden: int,
     linears = [m for m in head.modules() if isinstance(m, nn.Linear)]
     return {
         "is_module": isinstance(head, nn.Module),
-        "convs": [{"in": c.in_channels, "out": c.out_channels, "kernel": list(c.kernel_size),
-                   "stride": list(c.stride), "padding": list(c.padding) if not isinstance(c.padding, str)
-                   else c.padding} for c in convs],
+        "convs": [
+            {
+                "in": c.in_channels,
+                "out": c.out_channels,
+                "kernel": list(c.kernel_size),
+                "stride": list(c.stride),
+                "padding": list(c.padding) if not isinstance(c.padding, str) else c.padding,
+            }
+            for c in convs
+        ],
         "bns": [b.num_features for b in bns],
         "linears": [{"in": lin.in_features, "out": lin.out_features} for lin in linears],
     }
 
 
-def exit_head_forward(ns: dict, in_channels: int, num_classes: int, hidden: int, x: torch.Tensor,
-                      seed: int, pool_size: int | None = None) -> dict:
+def exit_head_forward(
+    ns: dict, in_channels: int, num_classes: int, hidden: int, x: torch.Tensor, seed: int, pool_size: int | None = None
+) -> dict:
     """Build an ExitHead, give its layers seeded values, run it in eval mode; return values and output."""
     head = _make_head(ns, in_channels, num_classes, hidden, pool_size)
     gen = torch.Generator().manual_seed(seed)
@@ -69,8 +78,13 @@ def exit_head_forward(ns: dict, in_channels: int, num_classes: int, hidden: int,
     return {
         "out": out,
         "conv_weight": conv.weight.detach().clone(),
-        "bn": [bn.weight.detach().clone(), bn.bias.detach().clone(), bn.running_mean.clone(),
-               bn.running_var.clone(), float(bn.eps)],
+        "bn": [
+            bn.weight.detach().clone(),
+            bn.bias.detach().clone(),
+            bn.running_mean.clone(),
+            bn.running_var.clone(),
+            float(bn.eps),
+        ],
         "fc": [fc.weight.detach().clone(), fc.bias.detach().clone()],
     }
 
@@ -79,17 +93,21 @@ def exit_head_bad_inputs(ns: dict, in_channels: int, num_classes: int, hidden: i
     """Error kinds when the head gets the wrong number of channels and a 3-D tensor."""
     head = ns["ExitHead"](in_channels, num_classes, hidden).eval()
     with torch.no_grad():
-        return [raised_error_name(head, torch.zeros(2, in_channels + 3, 6, 6)),
-                raised_error_name(head, torch.zeros(in_channels, 6, 6))]
+        return [
+            raised_error_name(head, torch.zeros(2, in_channels + 3, 6, 6)),
+            raised_error_name(head, torch.zeros(in_channels, 6, 6)),
+        ]
 
 
 # ------------------------------------------------------------------------------- BranchyResNet
 
+
 class _StandInHead(nn.Module):
     """A trusted exit head swapped in for the student's ExitHead, so BranchyResNet is tested alone."""
 
-    def __init__(self, in_channels: int, num_classes: int, hidden_channels: int = 32, pool_size: int = 2,
-                 **_ignored: Any) -> None:
+    def __init__(
+        self, in_channels: int, num_classes: int, hidden_channels: int = 32, pool_size: int = 2, **_ignored: Any
+    ) -> None:
         super().__init__()
         self.built_for = int(in_channels)
         self.fc = nn.Linear(in_channels, num_classes)
@@ -135,8 +153,10 @@ def branchy_structure(ns: dict, kwargs: dict) -> dict:
     info["num_exits"] = len(model.exits)
     info["blocks_are_basic"] = all(isinstance(b, cl.models.BasicBlock) for s in model.stages for b in s)
     info["stage_widths"] = [s[-1].out_channels for s in model.stages]
-    info["side_exits"] = [{"stand_in": isinstance(e, _StandInHead),
-                           "built_for": getattr(e, "built_for", -1)} for e in list(model.exits)[:-1]]
+    info["side_exits"] = [
+        {"stand_in": isinstance(e, _StandInHead), "built_for": getattr(e, "built_for", -1)}
+        for e in list(model.exits)[:-1]
+    ]
     last = model.exits[-1]
     info["last_exit"] = {
         "convs": sum(isinstance(m, nn.Conv2d) for m in last.modules()),
@@ -174,8 +194,12 @@ def branchy_stage_wiring(ns: dict, kwargs: dict, x: torch.Tensor) -> dict:
             by_hand.append(head(h))
     is_list = isinstance(outputs, list)  # course_lib.training reads a tuple as (logits, extras)
     outs = list(outputs) if is_list else [outputs]
-    return {"is_list": is_list, "outputs": [o for o in outs if isinstance(o, torch.Tensor)],
-            "by_hand": by_hand, "reads_own_stage": reads_own_stage}
+    return {
+        "is_list": is_list,
+        "outputs": [o for o in outs if isinstance(o, torch.Tensor)],
+        "by_hand": by_hand,
+        "reads_own_stage": reads_own_stage,
+    }
 
 
 def branchy_interface(ns: dict, kwargs: dict, input_shape: tuple) -> dict:
@@ -190,6 +214,7 @@ def branchy_interface(ns: dict, kwargs: dict, input_shape: tuple) -> dict:
 
 # -------------------------------------------------------------------------- weighted_exit_loss
 
+
 def loss_gradients(ns: dict, logits: list, y: torch.Tensor, weights: list) -> dict:
     """Value and per-exit gradient norms of the student's loss; None where no gradient arrived."""
     leaves = [z.clone().requires_grad_(True) for z in logits]
@@ -197,8 +222,7 @@ def loss_gradients(ns: dict, logits: list, y: torch.Tensor, weights: list) -> di
     if not isinstance(loss, torch.Tensor) or loss.ndim != 0 or not loss.requires_grad:
         return {"tensor_scalar_with_grad": False}
     loss.backward()
-    return {"tensor_scalar_with_grad": True,
-            "grads": [z.grad.clone() if z.grad is not None else None for z in leaves]}
+    return {"tensor_scalar_with_grad": True, "grads": [z.grad.clone() if z.grad is not None else None for z in leaves]}
 
 
 def loss_bad_inputs(ns: dict, logits: list, y: torch.Tensor) -> list[str]:
@@ -214,6 +238,7 @@ def loss_bad_inputs(ns: dict, logits: list, y: torch.Tensor) -> list[str]:
 
 # ---------------------------------------------------------------------------- train_early_exit
 
+
 class _LossRecorder:
     """A loss callable (logits list, y, weights) -> scalar that remembers what it was given."""
 
@@ -221,8 +246,12 @@ class _LossRecorder:
         self.calls: list[dict] = []
 
     def __call__(self, exit_logits: Any, y: torch.Tensor, weights: Any) -> torch.Tensor:
-        self.calls.append({"num_outputs": len(exit_logits) if isinstance(exit_logits, (list, tuple)) else -1,
-                           "weights": [float(w) for w in weights]})
+        self.calls.append(
+            {
+                "num_outputs": len(exit_logits) if isinstance(exit_logits, (list, tuple)) else -1,
+                "weights": [float(w) for w in weights],
+            }
+        )
         # multi-class hinge loss: any differentiable loss will do for this probe
         return sum(float(w) * F.multi_margin_loss(o, y) for o, w in zip(exit_logits, weights))
 
@@ -251,16 +280,28 @@ def train_side_effects(ns: dict, arch: dict, loader: Any, weights: list, seed: i
     model, baseline = _tiny_pair(arch, seed)
     base_before, model_before = _snapshot(baseline), _snapshot(model)
     recorder = _LossRecorder()
-    out = ns["train_early_exit"](model, baseline, loader, weights=weights, loss_fn=recorder, num_epochs=1,
-                                 lr=0.05, augment=None, verbose=False)
+    out = ns["train_early_exit"](
+        model, baseline, loader, weights=weights, loss_fn=recorder, num_epochs=1, lr=0.05, augment=None, verbose=False
+    )
     returned = out[0] if isinstance(out, tuple) and out else out
     model_ptrs = {t.data_ptr() for t in list(model.parameters()) + list(model.buffers()) if t.numel()}
-    shared = any(t.data_ptr() in model_ptrs for t in list(baseline.parameters()) + list(baseline.buffers())
-                 if t.numel())
+    shared = any(
+        t.data_ptr() in model_ptrs for t in list(baseline.parameters()) + list(baseline.buffers()) if t.numel()
+    )
     # the baseline passed as the model must be refused
     _, other_base = _tiny_pair(arch, seed)
-    refuse_alias = raised_error_name(ns["train_early_exit"], other_base, other_base, loader, weights=weights,
-                               loss_fn=_LossRecorder(), num_epochs=1, lr=0.05, augment=None, verbose=False)
+    refuse_alias = raised_error_name(
+        ns["train_early_exit"],
+        other_base,
+        other_base,
+        loader,
+        weights=weights,
+        loss_fn=_LossRecorder(),
+        num_epochs=1,
+        lr=0.05,
+        augment=None,
+        verbose=False,
+    )
     return {
         "returned_is_model": returned is model,
         "returned_is_baseline": returned is baseline,
@@ -278,8 +319,17 @@ def train_initialisation(ns: dict, arch: dict, loader: Any, weights: list, seed:
     """With zero epochs: does the model's backbone (and final classifier) equal the baseline's?"""
     model, baseline = _tiny_pair(arch, seed)
     heads_before = [_snapshot(h) for h in list(model.exits)[:-1]]
-    ns["train_early_exit"](model, baseline, loader, weights=weights, loss_fn=_LossRecorder(), num_epochs=0,
-                           lr=0.05, augment=None, verbose=False)
+    ns["train_early_exit"](
+        model,
+        baseline,
+        loader,
+        weights=weights,
+        loss_fn=_LossRecorder(),
+        num_epochs=0,
+        lr=0.05,
+        augment=None,
+        verbose=False,
+    )
     return {
         "stem": _same(_snapshot(model.stem), _snapshot(baseline.stem)),
         "stages": _same(_snapshot(model.stages), _snapshot(baseline.stages)),
@@ -290,20 +340,24 @@ def train_initialisation(ns: dict, arch: dict, loader: Any, weights: list, seed:
 
 # --------------------------------------------------------------------------- per_exit_accuracy
 
+
 def accuracy_mode_effects(ns: dict, model: nn.Module, loader: Any, start_training: bool) -> dict:
     """Call per_exit_accuracy on a model in train or eval mode; report mode and BN statistics after."""
     model.train(start_training)
     before = _snapshot(model)
     ns["per_exit_accuracy"](model, loader)
     modes = {m.training for m in model.modules()}
-    return {"training_after": model.training, "uniform_mode": len(modes) == 1,
-            "state_unchanged": _same(_snapshot(model), before)}
+    return {
+        "training_after": model.training,
+        "uniform_mode": len(modes) == 1,
+        "state_unchanged": _same(_snapshot(model), before),
+    }
 
 
 # ------------------------------------------------------------------------------ per_exit_costs
+
 
 def costs_bad_shapes(ns: dict, model: nn.Module) -> list[str]:
     """Error kinds for input shapes with a batch axis and without a channel axis."""
     fn = ns["per_exit_costs"]
     return [raised_error_name(fn, model, (1, 1, 12, 12)), raised_error_name(fn, model, (12, 12))]
-

@@ -29,8 +29,12 @@ class ExitHead(nn.Module):
 
     def __init__(self, in_channels: int, num_classes: int, hidden_channels: int = 32, pool_size: int = 2) -> None:
         super().__init__()
-        for name, value in (("in_channels", in_channels), ("num_classes", num_classes),
-                            ("hidden_channels", hidden_channels), ("pool_size", pool_size)):
+        for name, value in (
+            ("in_channels", in_channels),
+            ("num_classes", num_classes),
+            ("hidden_channels", hidden_channels),
+            ("pool_size", pool_size),
+        ):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}.")
         self.in_channels = in_channels
@@ -55,8 +59,15 @@ class BranchyResNet(nn.Module):
     Attributes: stem, stages (from the ResNet) and exits (nn.ModuleList: ExitHeads, then the classifier).
     """
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 1, head_channels: int = 32,
-                 base_width: int = 16, blocks_per_stage: tuple = (1, 1, 1), stage_strides: tuple = (2, 2, 2)) -> None:
+    def __init__(
+        self,
+        num_classes: int = 10,
+        in_channels: int = 1,
+        head_channels: int = 32,
+        base_width: int = 16,
+        blocks_per_stage: tuple = (1, 1, 1),
+        stage_strides: tuple = (2, 2, 2),
+    ) -> None:
         super().__init__()
         backbone = cl.models.ResNet(num_classes, in_channels, base_width, blocks_per_stage, stage_strides)
         self.in_channels, self.num_classes, self.widths = in_channels, num_classes, backbone.widths
@@ -94,16 +105,30 @@ def weighted_exit_loss(exit_logits: list, y: torch.Tensor, weights) -> torch.Ten
     total = 0.0
     for n, (logits, w) in enumerate(zip(exit_logits, weights)):
         if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape[0] != len(y):
-            raise ValueError(f"exit_logits[{n}] should have shape ({len(y)}, C), got "
-                             f"{tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__}.")
+            raise ValueError(
+                f"exit_logits[{n}] should have shape ({len(y)}, C), got "
+                f"{tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__}."
+            )
         total = total + float(w) * F.cross_entropy(logits, y)
     return total
 
 
 # cell 02-17
-def train_early_exit(model: nn.Module, baseline: nn.Module, train_loader, *, weights, loss_fn, num_epochs: int,
-                     lr: float, optimizer: str = "sgd", augment="shift", val_loader=None, config=None,
-                     verbose: bool = True):
+def train_early_exit(
+    model: nn.Module,
+    baseline: nn.Module,
+    train_loader,
+    *,
+    weights,
+    loss_fn,
+    num_epochs: int,
+    lr: float,
+    optimizer: str = "sgd",
+    augment="shift",
+    val_loader=None,
+    config=None,
+    verbose: bool = True,
+):
     """Initialise `model` from a copy of `baseline`'s weights, then train it jointly on all exits.
 
     Args:
@@ -130,9 +155,19 @@ def train_early_exit(model: nn.Module, baseline: nn.Module, train_loader, *, wei
     model.stages.load_state_dict(baseline.stages.state_dict())
     model.exits[-1].load_state_dict(baseline.classifier.state_dict())
     weights = [float(w) for w in weights]
-    history = cl.training.fit(model, train_loader, num_epochs=num_epochs, lr=lr, optimizer=optimizer,
-                              augment=augment, loss_fn=lambda output, y: loss_fn(output, y, weights),
-                              val_loader=val_loader, config=config, desc="early-exit", verbose=verbose)
+    history = cl.training.fit(
+        model,
+        train_loader,
+        num_epochs=num_epochs,
+        lr=lr,
+        optimizer=optimizer,
+        augment=augment,
+        loss_fn=lambda output, y: loss_fn(output, y, weights),
+        val_loader=val_loader,
+        config=config,
+        desc="early-exit",
+        verbose=verbose,
+    )
     return model, history
 
 

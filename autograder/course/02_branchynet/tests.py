@@ -4,6 +4,7 @@ Each graded function is tested on its own: tests of BranchyResNet swap in a trus
 tests of the training function use course_lib's EarlyExitResNet and a trusted loss, so a partial
 submission earns exactly the points of the functions it solved.
 """
+
 from __future__ import annotations
 
 import torch
@@ -22,6 +23,7 @@ TRAIN_ARCH = {"base_width": 8, "blocks_per_stage": (1, 1, 1), "stage_strides": (
 
 # ------------------------------------------------------------------------------------ ExitHead
 
+
 @SUITE.test(grade_id="test_ExitHead", points=1, uses=("ExitHead",))
 def exit_head_layers(student):
     """ExitHead has one 3x3 conv (stride 2, padding 1), one BatchNorm and one linear layer over the pooled grid"""
@@ -30,20 +32,22 @@ def exit_head_layers(student):
         expect(info["is_module"], "ExitHead should be an nn.Module")
         expect(len(info["convs"]) == 1, f"ExitHead should have exactly one Conv2d, found {len(info['convs'])}")
         conv = info["convs"][0]
-        expect(conv["in"] == in_c and conv["out"] == hidden,
-               "the conv should map in_channels to hidden_channels")
+        expect(conv["in"] == in_c and conv["out"] == hidden, "the conv should map in_channels to hidden_channels")
         expect(conv["kernel"] == [3, 3], "the conv should be 3x3")
         expect(conv["stride"] == [2, 2], "the conv should have stride 2")
         expect(conv["padding"] == [1, 1], "the conv should have padding 1")
         expect(info["bns"] == [hidden], "ExitHead should have one BatchNorm2d over the hidden channels")
         grid = 2 if pool is None else pool
         which = "the default pool_size" if pool is None else f"pool_size={pool}"
-        expect(len(info["linears"]) == 1, f"ExitHead should end in exactly one Linear layer, "
-                                          f"found {len(info['linears'])}")
+        expect(
+            len(info["linears"]) == 1, f"ExitHead should end in exactly one Linear layer, found {len(info['linears'])}"
+        )
         expect(info["linears"][0]["out"] == classes, "the Linear layer should output num_classes logits")
-        expect(info["linears"][0]["in"] == hidden * grid * grid,
-               f"with {which} the Linear layer should read hidden_channels * pool_size**2 features "
-               f"(the flattened pooled grid), not {info['linears'][0]['in']}")
+        expect(
+            info["linears"][0]["in"] == hidden * grid * grid,
+            f"with {which} the Linear layer should read hidden_channels * pool_size**2 features "
+            f"(the flattened pooled grid), not {info['linears'][0]['in']}",
+        )
 
 
 @SUITE.test(grade_id="test_ExitHead", points=1, uses=("ExitHead",))
@@ -64,25 +68,35 @@ def exit_head_forward(student):
             head.bn.running_mean.copy_(mean)
             head.bn.running_var.copy_(var)
             head.bn.eps = eps
-            expect(tuple(got["fc"][0].shape) == tuple(head.fc.weight.shape),
-                   "the Linear layer should read hidden_channels * pool_size**2 features")
+            expect(
+                tuple(got["fc"][0].shape) == tuple(head.fc.weight.shape),
+                "the Linear layer should read hidden_channels * pool_size**2 features",
+            )
             head.fc.weight.copy_(got["fc"][0])
             head.fc.bias.copy_(got["fc"][1])
             expected = head(x)
-        expect_close(got["out"], expected, f"ExitHead output with pool_size={pool} (eval mode, fixed weights)",
-                     atol=1e-4, rtol=1e-4)
+        expect_close(
+            got["out"],
+            expected,
+            f"ExitHead output with pool_size={pool} (eval mode, fixed weights)",
+            atol=1e-4,
+            rtol=1e-4,
+        )
 
 
 @SUITE.test(grade_id="test_ExitHead", points=1, uses=("ExitHead",))
 def exit_head_rejects_bad_input(student):
     """ExitHead raises ValueError for a wrong channel count and for a tensor without a batch axis"""
     kinds = student.probe(SUITE.probes().exit_head_bad_inputs, 6, 4, 8)
-    expect(kinds[0] == "ValueError", f"a feature map with the wrong number of channels should raise ValueError "
-                                     f"(got {kinds[0]})")
+    expect(
+        kinds[0] == "ValueError",
+        f"a feature map with the wrong number of channels should raise ValueError (got {kinds[0]})",
+    )
     expect(kinds[1] == "ValueError", f"a 3-D tensor (no batch axis) should raise ValueError (got {kinds[1]})")
 
 
 # ------------------------------------------------------------------------------- BranchyResNet
+
 
 def _branchy_kwargs(classes: int, in_c: int, arch: dict) -> dict:
     return {"num_classes": classes, "in_channels": in_c, "head_channels": 8, **arch}
@@ -91,8 +105,10 @@ def _branchy_kwargs(classes: int, in_c: int, arch: dict) -> dict:
 @SUITE.test(grade_id="test_BranchyResNet", points=1, uses=("BranchyResNet", "ExitHead"))
 def branchy_structure(student):
     """BranchyResNet: an ExitHead after every stage but the last, the backbone classifier last, fresh weights"""
-    for classes, in_c, arch in ((3, 1, TINY),
-                                (5, 3, {"base_width": 4, "blocks_per_stage": (1, 2), "stage_strides": (1, 2)})):
+    for classes, in_c, arch in (
+        (3, 1, TINY),
+        (5, 3, {"base_width": 4, "blocks_per_stage": (1, 2), "stage_strides": (1, 2)}),
+    ):
         info = student.probe(SUITE.probes().branchy_structure, _branchy_kwargs(classes, in_c, arch))
         expect(all(info["has"]), "BranchyResNet should expose .stem, .stages and .exits")
         stages = len(arch["blocks_per_stage"])
@@ -101,14 +117,19 @@ def branchy_structure(student):
         expect(info["num_exits"] == stages, "there should be one exit per stage (side exits plus the classifier)")
         sides = info["side_exits"]
         expect(all(s["stand_in"] for s in sides), "the side exits should be ExitHead modules")
-        expect([s["built_for"] for s in sides] == info["stage_widths"][:-1],
-               "each ExitHead should be built for the width of the stage it follows")
+        expect(
+            [s["built_for"] for s in sides] == info["stage_widths"][:-1],
+            "each ExitHead should be built for the width of the stage it follows",
+        )
         last = info["last_exit"]
-        expect(not last["stand_in"] and last["convs"] == 0 and
-               last["linears"] == [[info["stage_widths"][-1], classes]],
-               "the last exit should be the backbone's own classifier (pooling + linear)")
-        expect(not info["shared_between_instances"],
-               "two BranchyResNets share parameters: each should build a fresh ResNet")
+        expect(
+            not last["stand_in"] and last["convs"] == 0 and last["linears"] == [[info["stage_widths"][-1], classes]],
+            "the last exit should be the backbone's own classifier (pooling + linear)",
+        )
+        expect(
+            not info["shared_between_instances"],
+            "two BranchyResNets share parameters: each should build a fresh ResNet",
+        )
 
 
 @SUITE.test(grade_id="test_BranchyResNet", points=1, uses=("BranchyResNet", "ExitHead"))
@@ -133,11 +154,14 @@ def branchy_interface(student):
     parts = got["parts"]
     expect(len(parts["heads"]) == got["num_exits"] == 3, "block_costs should find one head per exit")
     expect(all(c > 0 for c in parts["blocks"] + parts["heads"]), "every block and every exit head should cost MACs")
-    expect(got["bad_channels"] == "ValueError",
-           f"an input with the wrong number of channels should raise ValueError (got {got['bad_channels']})")
+    expect(
+        got["bad_channels"] == "ValueError",
+        f"an input with the wrong number of channels should raise ValueError (got {got['bad_channels']})",
+    )
 
 
 # -------------------------------------------------------------------------- weighted_exit_loss
+
 
 def _loss_case(seed: int, exits: int, batch: int, classes: int) -> tuple[list, torch.Tensor]:
     g = seeded(seed)
@@ -165,8 +189,9 @@ def loss_weights_reach_their_exit(student):
         weights = [0.0] * 3
         weights[n] = 2.5
         got = student.call("weighted_exit_loss", logits, y, weights)
-        expect_close(got, 2.5 * F.cross_entropy(logits[n], y), f"loss with weight only on exit {n + 1}",
-                     atol=1e-5, rtol=1e-5)
+        expect_close(
+            got, 2.5 * F.cross_entropy(logits[n], y), f"loss with weight only on exit {n + 1}", atol=1e-5, rtol=1e-5
+        )
     got = student.call("weighted_exit_loss", logits, y, [0.0, 0.0, 0.0])
     expect_close(got, torch.tensor(0.0), "loss with all weights zero", atol=1e-6)
 
@@ -195,6 +220,7 @@ def loss_rejects_bad_input(student):
 
 # ---------------------------------------------------------------------------- train_early_exit
 
+
 def _tiny_loader(seed: int, n: int = 24) -> DataLoader:
     g = seeded(seed)
     X = torch.rand(n, 1, 12, 12, generator=g)
@@ -208,12 +234,17 @@ def train_leaves_baseline_intact(student):
     got = student.probe(SUITE.probes().train_side_effects, TRAIN_ARCH, _tiny_loader(800), [0.3, 0.3, 1.0], 801)
     expect(not got["returned_is_baseline"], "the function returned the baseline instead of the early-exit model")
     expect(got["returned_is_model"], "the function should return the early-exit model it was given (and history)")
-    expect(not got["shared_storage"], "the early-exit model shares parameter storage with the baseline: copy "
-                                      "weights with load_state_dict instead of reusing the baseline's modules")
+    expect(
+        not got["shared_storage"],
+        "the early-exit model shares parameter storage with the baseline: copy "
+        "weights with load_state_dict instead of reusing the baseline's modules",
+    )
     expect(got["baseline_unchanged"], "training changed the baseline's weights or statistics")
     expect(got["model_changed"], "the early-exit model's weights did not change during training")
-    expect(got["refuse_alias"] == "ValueError",
-           f"passing the baseline object as the model should raise ValueError (got {got['refuse_alias']})")
+    expect(
+        got["refuse_alias"] == "ValueError",
+        f"passing the baseline object as the model should raise ValueError (got {got['refuse_alias']})",
+    )
 
 
 @SUITE.test(grade_id="test_train_early_exit", points=1, uses=("train_early_exit",))
@@ -234,11 +265,14 @@ def train_uses_loss_and_weights(student):
     expect(got["num_calls"] == 4, "the loss function should be called once per training batch")
     for call in got["calls"]:
         expect(call["num_outputs"] == got["num_exits"], "the loss should receive the logits of every exit")
-        expect(len(call["weights"]) == 3 and all(abs(a - b) < 1e-6 for a, b in zip(call["weights"], weights)),
-               "the loss should receive the weights passed to the training function")
+        expect(
+            len(call["weights"]) == 3 and all(abs(a - b) < 1e-6 for a, b in zip(call["weights"], weights)),
+            "the loss should receive the weights passed to the training function",
+        )
 
 
 # --------------------------------------------------------------------------- per_exit_accuracy
+
 
 def _eval_model(seed: int, classes: int = 4) -> torch.nn.Module:
     """A tiny early-exit model whose BN running statistics are far from any batch's statistics."""
@@ -277,8 +311,7 @@ def accuracy_matches_eval_mode(student):
     model.train()
     expected = ref.per_exit_accuracy(model, loader)
     expect(isinstance(got, (list, tuple, torch.Tensor)) and len(got) == 3, "expected one accuracy per exit")
-    expect_close(torch.as_tensor([float(a) for a in got]), torch.as_tensor(expected),
-                 "per-exit accuracy", atol=1e-6)
+    expect_close(torch.as_tensor([float(a) for a in got]), torch.as_tensor(expected), "per-exit accuracy", atol=1e-6)
 
 
 @SUITE.test(grade_id="test_per_exit_accuracy", points=1, uses=("per_exit_accuracy",))
@@ -289,8 +322,10 @@ def accuracy_restores_mode(student):
     loader = DataLoader(TensorDataset(X, y), batch_size=8)
     for start in (True, False):
         got = student.probe(SUITE.probes().accuracy_mode_effects, _eval_model(1202), loader, start)
-        expect(got["training_after"] == start and got["uniform_mode"],
-               f"a model in {'train' if start else 'eval'} mode should be back in that mode afterwards")
+        expect(
+            got["training_after"] == start and got["uniform_mode"],
+            f"a model in {'train' if start else 'eval'} mode should be back in that mode afterwards",
+        )
         expect(got["state_unchanged"], "measuring accuracy changed the model's weights or BN statistics")
 
 
@@ -305,15 +340,25 @@ def accuracy_counts_samples(student):
     model.eval()
     got = student.call("per_exit_accuracy", model, loader)
     expected = ref.per_exit_accuracy(model, loader)
-    expect_close(torch.as_tensor([float(a) for a in got]), torch.as_tensor(expected),
-                 "per-exit accuracy with an uneven last batch", atol=1e-6)
+    expect_close(
+        torch.as_tensor([float(a) for a in got]),
+        torch.as_tensor(expected),
+        "per-exit accuracy with an uneven last batch",
+        atol=1e-6,
+    )
 
 
 # ------------------------------------------------------------------------------ per_exit_costs
 
+
 def _conv_head(channels: int, num_classes: int) -> torch.nn.Module:
-    return torch.nn.Sequential(torch.nn.Conv2d(channels, 6, 3, padding=1), torch.nn.ReLU(),
-                               torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(6, num_classes))
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(channels, 6, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(6, num_classes),
+    )
 
 
 def _cost_models() -> list:
@@ -349,8 +394,13 @@ def costs_match_reference(student):
         got = student.call("per_exit_costs", model, shape)
         expected = ref.per_exit_costs(model, shape)
         expect(isinstance(got, (list, tuple)) and len(got) == len(expected), "expected one cost per exit")
-        expect_close(torch.as_tensor([float(c) for c in got]), torch.as_tensor([float(c) for c in expected]),
-                     "cumulative exit costs (MACs)", atol=0.5, rtol=0.0)
+        expect_close(
+            torch.as_tensor([float(c) for c in got]),
+            torch.as_tensor([float(c) for c in expected]),
+            "cumulative exit costs (MACs)",
+            atol=0.5,
+            rtol=0.0,
+        )
 
 
 @SUITE.test(grade_id="test_per_exit_costs", points=1, uses=("per_exit_costs",))
@@ -360,8 +410,10 @@ def costs_include_every_head(student):
         got = student.call("per_exit_costs", model, shape)
         full = cl.cost.module_macs(_EveryExit(model), torch.zeros(1, *shape))
         expect(all(b > a for a, b in zip(got, list(got)[1:])), "costs should grow from exit to exit")
-        expect(abs(float(got[-1]) - full) < 0.5,
-               "the last exit's cost should include the backbone and every exit head passed")
+        expect(
+            abs(float(got[-1]) - full) < 0.5,
+            "the last exit's cost should include the backbone and every exit head passed",
+        )
 
 
 @SUITE.test(grade_id="test_per_exit_costs", points=1, uses=("per_exit_costs",))

@@ -1,4 +1,5 @@
 """Known-wrong implementations for 03_early_exit's hidden tests (one per pitfall in issue 6, and more)."""
+
 from __future__ import annotations
 
 import math
@@ -13,6 +14,7 @@ _ref = content.load("03_early_exit", "reference")
 
 
 # ------------------------------------------------------------------------------------------- entropy
+
 
 def entropy_log2(logits):
     p = torch.softmax(logits, -1)
@@ -36,6 +38,7 @@ def entropy_batch_mean(logits):
 
 
 # ----------------------------------------------------------------------------- early exit inference
+
 
 @torch.no_grad()
 def early_exit_batch_mean(model, X, threshold):
@@ -95,6 +98,7 @@ def entropy(logits):  # the mutants above call the helper by name, as a student'
 
 # ---------------------------------------------------------------------------------- exit costs
 
+
 def costs_without_heads(stage_costs, head_costs):
     if len(stage_costs) != len(head_costs):
         raise ValueError("mismatch")
@@ -105,7 +109,8 @@ def costs_own_head_only(stage_costs, head_costs):
     if len(stage_costs) != len(head_costs):
         raise ValueError("mismatch")
     return torch.cumsum(torch.as_tensor(stage_costs, dtype=torch.float64), 0) + torch.as_tensor(
-        head_costs, dtype=torch.float64)
+        head_costs, dtype=torch.float64
+    )
 
 
 def costs_not_cumulative(stage_costs, head_costs):
@@ -115,11 +120,14 @@ def costs_not_cumulative(stage_costs, head_costs):
 
 
 def costs_zip_truncates(stage_costs, head_costs):
-    return [float(v) for v in torch.cumsum(torch.tensor([s + h for s, h in zip(stage_costs, head_costs)],
-                                                        dtype=torch.float64), 0)]
+    return [
+        float(v)
+        for v in torch.cumsum(torch.tensor([s + h for s, h in zip(stage_costs, head_costs)], dtype=torch.float64), 0)
+    ]
 
 
 # ---------------------------------------------------------------------------------- expected cost
+
 
 def expected_cost_unweighted(exit_index, exit_costs):
     used = torch.unique(exit_index)
@@ -138,6 +146,7 @@ def expected_cost_no_checks(exit_index, exit_costs):
 
 # ------------------------------------------------------------------------------- threshold sweep
 
+
 def _sweep_with(exit_logits, y, thresholds, exit_costs, choose):
     costs = torch.as_tensor(exit_costs, dtype=torch.float64)
     correct = exit_logits.argmax(-1) == y
@@ -154,12 +163,14 @@ def sweep_batch_mean(exit_logits, y, thresholds, exit_costs):
         mean_h = entropy(logits).mean(1)
         below = (mean_h < t).tolist()[:-1] + [True]
         return torch.full((logits.shape[1],), below.index(True), dtype=torch.long)
+
     return _sweep_with(exit_logits, y, thresholds, exit_costs, choose)
 
 
 def sweep_never_exits_to_first(exit_logits, y, thresholds, exit_costs):
     def choose(logits, t):  # argmax of an all-False column is 0: samples that never qualify go to exit 1
         return (entropy(logits) < t).to(torch.int8).argmax(0).long()
+
     return _sweep_with(exit_logits, y, thresholds, exit_costs, choose)
 
 
@@ -168,6 +179,7 @@ def sweep_max_softmax(exit_logits, y, thresholds, exit_costs):
         leave = 1 - torch.softmax(logits, -1).amax(-1) < t
         leave[-1] = True
         return leave.to(torch.int8).argmax(0).long()
+
     return _sweep_with(exit_logits, y, thresholds, exit_costs, choose)
 
 
@@ -177,6 +189,7 @@ def sweep_cost_of_final(exit_logits, y, thresholds, exit_costs):
 
 
 # ------------------------------------------------------------------------------- choose threshold
+
 
 def choose_on_test(val_logits, val_y, test_logits, test_y, thresholds, exit_costs, budget=0.005):
     picked = _ref.choose_threshold(test_logits, test_y, test_logits, test_y, thresholds, exit_costs, budget)
@@ -194,8 +207,13 @@ def choose_most_accurate(val_logits, val_y, test_logits, test_y, thresholds, exi
     i = int(torch.argmax(acc))
     t = float(torch.as_tensor(thresholds)[i])
     t_acc, t_cost = threshold_sweep(test_logits, test_y, [t], exit_costs)
-    return {"threshold": t, "val_acc": float(acc[i]), "val_cost": float(cost[i]),
-            "test_acc": float(t_acc[0]), "test_cost": float(t_cost[0])}
+    return {
+        "threshold": t,
+        "val_acc": float(acc[i]),
+        "val_cost": float(cost[i]),
+        "test_acc": float(t_acc[0]),
+        "test_cost": float(t_cost[0]),
+    }
 
 
 def choose_budget_from_best(val_logits, val_y, test_logits, test_y, thresholds, exit_costs, budget=0.005):
@@ -205,8 +223,13 @@ def choose_budget_from_best(val_logits, val_y, test_logits, test_y, thresholds, 
     i = int(torch.argmin(torch.where(ok, cost, torch.full_like(cost, math.inf))))
     t = float(torch.as_tensor(thresholds)[i])
     t_acc, t_cost = threshold_sweep(test_logits, test_y, [t], exit_costs)
-    return {"threshold": t, "val_acc": float(acc[i]), "val_cost": float(cost[i]),
-            "test_acc": float(t_acc[0]), "test_cost": float(t_cost[0])}
+    return {
+        "threshold": t,
+        "val_acc": float(acc[i]),
+        "val_cost": float(cost[i]),
+        "test_acc": float(t_acc[0]),
+        "test_cost": float(t_cost[0]),
+    }
 
 
 def threshold_sweep(*args):
@@ -214,6 +237,7 @@ def threshold_sweep(*args):
 
 
 # ------------------------------------------------------------------------------- temperature
+
 
 def temperature_inverted(logits, y):
     return 1.0 / _ref.fit_temperature(logits, y)
@@ -234,6 +258,7 @@ def temperature_coarse_grid(logits, y):
 
 # ------------------------------------------------------------------------------- overthinking
 
+
 def _with_oracle(exit_logits, y, oracle):
     out = _ref.overthinking(exit_logits, y)
     out["oracle_exit"] = oracle
@@ -250,8 +275,9 @@ def oracle_stays_correct(exit_logits, y):
     """Peeks at later exits: stops at the first exit from which every later exit is also correct."""
     correct = exit_logits.argmax(-1) == y
     stays = correct.flip(0).cumprod(0).flip(0).bool()
-    first = torch.where(stays.any(0), stays.to(torch.int8).argmax(0).long(),
-                        torch.full((correct.shape[1],), correct.shape[0] - 1))
+    first = torch.where(
+        stays.any(0), stays.to(torch.int8).argmax(0).long(), torch.full((correct.shape[1],), correct.shape[0] - 1)
+    )
     return _with_oracle(exit_logits, y, first)
 
 
@@ -274,6 +300,7 @@ def wasteful_first_exit_only(exit_logits, y):
 
 
 # ------------------------------------------------------------------------------- confusion
+
 
 def _raw(exit_logits, probs=True, p_norm=1):
     p = torch.softmax(exit_logits.double(), -1) if probs else exit_logits.double()
@@ -302,81 +329,159 @@ def confusion_not_normalised(exit_logits, train_exit_logits):
 MUTANTS = [
     # entropy: log base, sign, p = 0, batch mean
     Mutant("entropy in log2", ("entropy_matches_definition",), {"entropy": entropy_log2}),
-    Mutant("entropy with the wrong sign", ("entropy_matches_definition", "entropy_safe_at_zero_probability"),
-           {"entropy": entropy_wrong_sign}),
-    Mutant("entropy via log(softmax) gives NaN at p = 0", ("entropy_safe_at_zero_probability",),
-           {"entropy": entropy_naive_log}),
+    Mutant(
+        "entropy with the wrong sign",
+        ("entropy_matches_definition", "entropy_safe_at_zero_probability"),
+        {"entropy": entropy_wrong_sign},
+    ),
+    Mutant(
+        "entropy via log(softmax) gives NaN at p = 0",
+        ("entropy_safe_at_zero_probability",),
+        {"entropy": entropy_naive_log},
+    ),
     Mutant("entropy averaged over the batch", ("entropy_matches_definition",), {"entropy": entropy_batch_mean}),
     # early exit: coupled decisions, order, compaction, eval mode
-    Mutant("early exit on the batch-mean entropy", ("early_exit_per_sample_in_order",),
-           {"early_exit_inference": early_exit_batch_mean}),
-    Mutant("early exit returns results out of order", ("early_exit_per_sample_in_order",),
-           {"early_exit_inference": early_exit_out_of_order}),
-    Mutant("early exit still processes samples that left", ("early_exit_compacts_batch",),
-           {"early_exit_inference": early_exit_no_compaction}),
-    Mutant("early exit without model.eval()", ("early_exit_uses_eval_mode",),
-           {"early_exit_inference": early_exit_train_mode}),
+    Mutant(
+        "early exit on the batch-mean entropy",
+        ("early_exit_per_sample_in_order",),
+        {"early_exit_inference": early_exit_batch_mean},
+    ),
+    Mutant(
+        "early exit returns results out of order",
+        ("early_exit_per_sample_in_order",),
+        {"early_exit_inference": early_exit_out_of_order},
+    ),
+    Mutant(
+        "early exit still processes samples that left",
+        ("early_exit_compacts_batch",),
+        {"early_exit_inference": early_exit_no_compaction},
+    ),
+    Mutant(
+        "early exit without model.eval()",
+        ("early_exit_uses_eval_mode",),
+        {"early_exit_inference": early_exit_train_mode},
+    ),
     # exit costs: heads
-    Mutant("exit costs without heads", ("exit_costs_include_every_head",),
-           {"exit_costs_from_parts": costs_without_heads}),
-    Mutant("exit costs with only the exit's own head", ("exit_costs_include_every_head",),
-           {"exit_costs_from_parts": costs_own_head_only}),
-    Mutant("exit costs not cumulative", ("exit_costs_include_every_head",),
-           {"exit_costs_from_parts": costs_not_cumulative}),
-    Mutant("exit costs silently truncate mismatched lists", ("exit_costs_reject_mismatch",),
-           {"exit_costs_from_parts": costs_zip_truncates}),
+    Mutant(
+        "exit costs without heads", ("exit_costs_include_every_head",), {"exit_costs_from_parts": costs_without_heads}
+    ),
+    Mutant(
+        "exit costs with only the exit's own head",
+        ("exit_costs_include_every_head",),
+        {"exit_costs_from_parts": costs_own_head_only},
+    ),
+    Mutant(
+        "exit costs not cumulative", ("exit_costs_include_every_head",), {"exit_costs_from_parts": costs_not_cumulative}
+    ),
+    Mutant(
+        "exit costs silently truncate mismatched lists",
+        ("exit_costs_reject_mismatch",),
+        {"exit_costs_from_parts": costs_zip_truncates},
+    ),
     # expected cost
-    Mutant("expected cost unweighted over exits", ("expected_cost_weights_samples",),
-           {"expected_cost": expected_cost_unweighted}),
-    Mutant("expected cost off by one exit", ("expected_cost_weights_samples",),
-           {"expected_cost": expected_cost_one_based}),
-    Mutant("expected cost wraps negative indices", ("expected_cost_rejects_bad_index",),
-           {"expected_cost": expected_cost_no_checks}),
+    Mutant(
+        "expected cost unweighted over exits",
+        ("expected_cost_weights_samples",),
+        {"expected_cost": expected_cost_unweighted},
+    ),
+    Mutant(
+        "expected cost off by one exit", ("expected_cost_weights_samples",), {"expected_cost": expected_cost_one_based}
+    ),
+    Mutant(
+        "expected cost wraps negative indices",
+        ("expected_cost_rejects_bad_index",),
+        {"expected_cost": expected_cost_no_checks},
+    ),
     # threshold sweep
-    Mutant("sweep on the batch-mean entropy", ("sweep_matches_per_sample_rule",),
-           {"threshold_sweep": sweep_batch_mean}),
-    Mutant("sweep sends samples that never qualify to exit 1", ("sweep_matches_per_sample_rule",
-                                                                 "sweep_extreme_thresholds"),
-           {"threshold_sweep": sweep_never_exits_to_first}),
-    Mutant("sweep on max-softmax instead of entropy", ("sweep_matches_per_sample_rule",),
-           {"threshold_sweep": sweep_max_softmax}),
-    Mutant("sweep charges the full network", ("sweep_matches_per_sample_rule", "sweep_extreme_thresholds"),
-           {"threshold_sweep": sweep_cost_of_final}),
+    Mutant(
+        "sweep on the batch-mean entropy", ("sweep_matches_per_sample_rule",), {"threshold_sweep": sweep_batch_mean}
+    ),
+    Mutant(
+        "sweep sends samples that never qualify to exit 1",
+        ("sweep_matches_per_sample_rule", "sweep_extreme_thresholds"),
+        {"threshold_sweep": sweep_never_exits_to_first},
+    ),
+    Mutant(
+        "sweep on max-softmax instead of entropy",
+        ("sweep_matches_per_sample_rule",),
+        {"threshold_sweep": sweep_max_softmax},
+    ),
+    Mutant(
+        "sweep charges the full network",
+        ("sweep_matches_per_sample_rule", "sweep_extreme_thresholds"),
+        {"threshold_sweep": sweep_cost_of_final},
+    ),
     # choose threshold
-    Mutant("threshold chosen on test", ("choose_on_validation_report_on_test",),
-           {"choose_threshold": choose_on_test}),
-    Mutant("validation numbers reported as test", ("choose_on_validation_report_on_test",),
-           {"choose_threshold": choose_reports_val_as_test}),
-    Mutant("most accurate threshold instead of cheapest in budget", ("choose_respects_budget",),
-           {"choose_threshold": choose_most_accurate}),
-    Mutant("budget measured from the best sweep accuracy", ("choose_respects_budget",),
-           {"choose_threshold": choose_budget_from_best}),
+    Mutant("threshold chosen on test", ("choose_on_validation_report_on_test",), {"choose_threshold": choose_on_test}),
+    Mutant(
+        "validation numbers reported as test",
+        ("choose_on_validation_report_on_test",),
+        {"choose_threshold": choose_reports_val_as_test},
+    ),
+    Mutant(
+        "most accurate threshold instead of cheapest in budget",
+        ("choose_respects_budget",),
+        {"choose_threshold": choose_most_accurate},
+    ),
+    Mutant(
+        "budget measured from the best sweep accuracy",
+        ("choose_respects_budget",),
+        {"choose_threshold": choose_budget_from_best},
+    ),
     # temperature
-    Mutant("temperature inverted", ("temperature_minimises_nll", "temperature_below_one"),
-           {"fit_temperature": temperature_inverted}),
-    Mutant("temperature not fitted", ("temperature_minimises_nll", "temperature_below_one"),
-           {"fit_temperature": temperature_not_fitted}),
-    Mutant("temperature restricted to T >= 1", ("temperature_below_one",),
-           {"fit_temperature": temperature_at_least_one}),
-    Mutant("temperature from a coarse grid", ("temperature_minimises_nll",),
-           {"fit_temperature": temperature_coarse_grid}),
+    Mutant(
+        "temperature inverted",
+        ("temperature_minimises_nll", "temperature_below_one"),
+        {"fit_temperature": temperature_inverted},
+    ),
+    Mutant(
+        "temperature not fitted",
+        ("temperature_minimises_nll", "temperature_below_one"),
+        {"fit_temperature": temperature_not_fitted},
+    ),
+    Mutant(
+        "temperature restricted to T >= 1", ("temperature_below_one",), {"fit_temperature": temperature_at_least_one}
+    ),
+    Mutant(
+        "temperature from a coarse grid", ("temperature_minimises_nll",), {"fit_temperature": temperature_coarse_grid}
+    ),
     # overthinking
-    Mutant("oracle uses the last correct exit", ("oracle_stops_at_first_correct_exit",),
-           {"overthinking": oracle_last_correct}),
-    Mutant("oracle peeks at later exits (first exit that stays correct)", ("oracle_stops_at_first_correct_exit",),
-           {"overthinking": oracle_stays_correct}),
-    Mutant("oracle sends never-correct samples to exit 1", ("oracle_stops_at_first_correct_exit",),
-           {"overthinking": oracle_never_correct_at_zero}),
-    Mutant("destructive as a share of final errors", ("overthinking_fractions",),
-           {"overthinking": destructive_of_errors}),
-    Mutant("wasteful counts only the first exit", ("overthinking_fractions",),
-           {"overthinking": wasteful_first_exit_only}),
+    Mutant(
+        "oracle uses the last correct exit",
+        ("oracle_stops_at_first_correct_exit",),
+        {"overthinking": oracle_last_correct},
+    ),
+    Mutant(
+        "oracle peeks at later exits (first exit that stays correct)",
+        ("oracle_stops_at_first_correct_exit",),
+        {"overthinking": oracle_stays_correct},
+    ),
+    Mutant(
+        "oracle sends never-correct samples to exit 1",
+        ("oracle_stops_at_first_correct_exit",),
+        {"overthinking": oracle_never_correct_at_zero},
+    ),
+    Mutant(
+        "destructive as a share of final errors", ("overthinking_fractions",), {"overthinking": destructive_of_errors}
+    ),
+    Mutant(
+        "wasteful counts only the first exit", ("overthinking_fractions",), {"overthinking": wasteful_first_exit_only}
+    ),
     # confusion
-    Mutant("confusion z-scored with the scored set's own statistics", ("confusion_matches_sdn",),
-           {"confusion_scores": confusion_own_stats}),
-    Mutant("confusion on logits instead of probabilities", ("confusion_matches_sdn",),
-           {"confusion_scores": confusion_of_logits}),
+    Mutant(
+        "confusion z-scored with the scored set's own statistics",
+        ("confusion_matches_sdn",),
+        {"confusion_scores": confusion_own_stats},
+    ),
+    Mutant(
+        "confusion on logits instead of probabilities",
+        ("confusion_matches_sdn",),
+        {"confusion_scores": confusion_of_logits},
+    ),
     Mutant("confusion with an L2 distance", ("confusion_matches_sdn",), {"confusion_scores": confusion_l2}),
-    Mutant("confusion not normalised", ("confusion_matches_sdn", "confusion_normalised_on_training"),
-           {"confusion_scores": confusion_not_normalised}),
+    Mutant(
+        "confusion not normalised",
+        ("confusion_matches_sdn", "confusion_normalised_on_training"),
+        {"confusion_scores": confusion_not_normalised},
+    ),
 ]

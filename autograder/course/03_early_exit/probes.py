@@ -5,6 +5,7 @@ Isolation: while a graded function runs, the helpers it may call by name (e.g. `
 for the course's trusted versions in that function's globals, so one exercise's bug cannot cost
 another exercise's points. Everything returned is plain data.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -72,6 +73,7 @@ def early_exit_trace(namespace: dict, model: Any, X: Any, threshold: float) -> d
         def hook(module, inputs, output):
             counts[kind][k] += int(inputs[0].shape[0])
             modes.append(bool(module.training))
+
         return hook
 
     for k, stage in enumerate(model.stages):
@@ -85,5 +87,10 @@ def early_exit_trace(namespace: dict, model: Any, X: Any, threshold: float) -> d
             handle.remove()
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         raise TypeError("early_exit_inference should return a tuple (preds, exit_index)")
-    return {"preds": out[0], "exit_index": out[1], "stage_counts": counts["stage"],
-            "head_counts": counts["head"], "any_train_mode": any(modes)}
+    return {
+        "preds": out[0],
+        "exit_index": out[1],
+        "stage_counts": counts["stage"],
+        "head_counts": counts["head"],
+        "any_train_mode": any(modes),
+    }

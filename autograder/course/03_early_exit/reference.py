@@ -128,8 +128,9 @@ def expected_cost(exit_index: torch.Tensor, exit_costs) -> float:
 
 
 # cell 03-24
-def threshold_sweep(exit_logits: torch.Tensor, y: torch.Tensor, thresholds, exit_costs
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
+def threshold_sweep(
+    exit_logits: torch.Tensor, y: torch.Tensor, thresholds, exit_costs
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Offline per-sample early exit for every threshold.
 
     Args:
@@ -167,8 +168,15 @@ def threshold_sweep(exit_logits: torch.Tensor, y: torch.Tensor, thresholds, exit
 
 
 # cell 03-29
-def choose_threshold(val_logits: torch.Tensor, val_y: torch.Tensor, test_logits: torch.Tensor,
-                     test_y: torch.Tensor, thresholds, exit_costs, budget: float = 0.005) -> dict:
+def choose_threshold(
+    val_logits: torch.Tensor,
+    val_y: torch.Tensor,
+    test_logits: torch.Tensor,
+    test_y: torch.Tensor,
+    thresholds,
+    exit_costs,
+    budget: float = 0.005,
+) -> dict:
     """Cheapest threshold within `budget` of the final exit's validation accuracy, then one test report.
 
     Args:
@@ -194,8 +202,13 @@ def choose_threshold(val_logits: torch.Tensor, val_y: torch.Tensor, test_logits:
     i = int(torch.argmin(torch.where(ok, cost, torch.full_like(cost, math.inf))))
     threshold = float(ths[i])
     test_acc, test_cost = threshold_sweep(test_logits, test_y, [threshold], exit_costs)  # the one test report
-    return {"threshold": threshold, "val_acc": float(acc[i]), "val_cost": float(cost[i]),
-            "test_acc": float(test_acc[0]), "test_cost": float(test_cost[0])}
+    return {
+        "threshold": threshold,
+        "val_acc": float(acc[i]),
+        "val_cost": float(cost[i]),
+        "test_acc": float(test_acc[0]),
+        "test_cost": float(test_cost[0]),
+    }
 
 
 # cell 03-34
@@ -216,8 +229,9 @@ def fit_temperature(logits: torch.Tensor, y: torch.Tensor) -> float:
         raise ValueError(f"y must have shape ({logits.shape[0]},), got {getattr(y, 'shape', None)}")
     z = logits.detach().double()
     log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([log_t], lr=0.5, max_iter=200, tolerance_grad=1e-10, tolerance_change=1e-12,
-                                  line_search_fn="strong_wolfe")
+    optimizer = torch.optim.LBFGS(
+        [log_t], lr=0.5, max_iter=200, tolerance_grad=1e-10, tolerance_change=1e-12, line_search_fn="strong_wolfe"
+    )
 
     def closure():
         optimizer.zero_grad()
@@ -251,9 +265,11 @@ def overthinking(exit_logits: torch.Tensor, y: torch.Tensor) -> dict:
     ever = correct.any(dim=0)
     first = correct.to(torch.int8).argmax(dim=0).long()
     oracle = torch.where(ever, first, torch.full_like(first, last))
-    return {"oracle_exit": oracle,
-            "wasteful": float((oracle < last).double().mean()),
-            "destructive": float((ever & ~correct[-1]).double().mean())}
+    return {
+        "oracle_exit": oracle,
+        "wasteful": float((oracle < last).double().mean()),
+        "destructive": float((ever & ~correct[-1]).double().mean()),
+    }
 
 
 # cell 03-43

@@ -5,6 +5,7 @@ the reference (reference.py beside this file) with tolerances or exact integer e
 another graded function (entropy, threshold_sweep) run through a probe that swaps in the trusted helper,
 so a bug in one exercise costs only that exercise's points.
 """
+
 from __future__ import annotations
 
 import copy
@@ -45,8 +46,9 @@ def _tiny_model(seed: int):
     from course_lib.models import EarlyExitResNet
 
     torch.manual_seed(seed)
-    model = EarlyExitResNet(num_classes=5, in_channels=1, base_width=4, blocks_per_stage=(1, 1, 1),
-                            stage_strides=(2, 2, 2))
+    model = EarlyExitResNet(
+        num_classes=5, in_channels=1, base_width=4, blocks_per_stage=(1, 1, 1), stage_strides=(2, 2, 2)
+    )
     g = seeded(seed + 1)
     with torch.no_grad():
         for module in model.modules():
@@ -81,6 +83,7 @@ def _early_exit_case(seed: int, n: int = 64):
 
 # ------------------------------------------------------------------------------------------- entropy
 
+
 @SUITE.test(grade_id="test_entropy", points=1, uses=("entropy",))
 def entropy_matches_definition(student) -> None:
     """entropy is the natural-log entropy of the softmax, one value per row (any leading shape)"""
@@ -100,12 +103,15 @@ def entropy_safe_at_zero_probability(student) -> None:
     logits[:20, 0] += 1e4  # softmax puts all mass on class 0, the rest underflows to 0
     logits[20:30, :4] -= 1e4
     out = student.call("entropy", logits)
-    expect(isinstance(out, torch.Tensor) and bool(torch.isfinite(out.double()).all()),
-           "entropy returned NaN or inf for confident rows (probabilities exactly 0); use log_softmax")
+    expect(
+        isinstance(out, torch.Tensor) and bool(torch.isfinite(out.double()).all()),
+        "entropy returned NaN or inf for confident rows (probabilities exactly 0); use log_softmax",
+    )
     expect_close(out, SUITE.reference().entropy(logits), "entropy of very confident rows", atol=1e-5)
 
 
 # ----------------------------------------------------------------------------- early exit inference
+
 
 @SUITE.test(grade_id="test_early_exit_inference", points=2, uses=("early_exit_inference",))
 def early_exit_per_sample_in_order(student) -> None:
@@ -129,12 +135,16 @@ def early_exit_compacts_batch(student) -> None:
     out = student.probe(SUITE.probes().early_exit_trace, model, X, threshold)
     for k in range(3):
         remaining = int((exits >= k).sum())
-        expect(out["stage_counts"][k] == remaining,
-               f"stage {k + 1} processed {out['stage_counts'][k]} samples; only samples still in the network "
-               f"should reach it (run each stage once, on the samples that have not left)")
-        expect(out["head_counts"][k] == remaining,
-               f"exit head {k + 1} processed {out['head_counts'][k]} samples; only samples still in the network "
-               f"should reach it")
+        expect(
+            out["stage_counts"][k] == remaining,
+            f"stage {k + 1} processed {out['stage_counts'][k]} samples; only samples still in the network "
+            f"should reach it (run each stage once, on the samples that have not left)",
+        )
+        expect(
+            out["head_counts"][k] == remaining,
+            f"exit head {k + 1} processed {out['head_counts'][k]} samples; only samples still in the network "
+            f"should reach it",
+        )
 
 
 @SUITE.test(grade_id="test_early_exit_inference", points=1, uses=("early_exit_inference",))
@@ -150,6 +160,7 @@ def early_exit_uses_eval_mode(student) -> None:
 
 # ---------------------------------------------------------------------------------- exit costs
 
+
 @SUITE.test(grade_id="test_exit_costs_from_parts", points=1, uses=("exit_costs_from_parts",))
 def exit_costs_include_every_head(student) -> None:
     """the cost of exit k adds stages 1..k and every exit head 1..k"""
@@ -159,8 +170,13 @@ def exit_costs_include_every_head(student) -> None:
         heads = torch.randint(100, 5000, (num_exits,), generator=g)
         out = student.call("exit_costs_from_parts", stages.tolist(), heads.tolist())
         value = torch.as_tensor(out) if isinstance(out, (list, tuple)) else out
-        expect_close(value, SUITE.reference().exit_costs_from_parts(stages.tolist(), heads.tolist()),
-                     f"cumulative costs for {num_exits} exits", atol=1e-6, rtol=0)
+        expect_close(
+            value,
+            SUITE.reference().exit_costs_from_parts(stages.tolist(), heads.tolist()),
+            f"cumulative costs for {num_exits} exits",
+            atol=1e-6,
+            rtol=0,
+        )
 
 
 @SUITE.test(grade_id="test_exit_costs_from_parts", points=1, uses=("exit_costs_from_parts",))
@@ -170,6 +186,7 @@ def exit_costs_reject_mismatch(student) -> None:
 
 
 # ---------------------------------------------------------------------------------- expected cost
+
 
 @SUITE.test(grade_id="test_expected_cost", points=1, uses=("expected_cost",))
 def expected_cost_weights_samples(student) -> None:
@@ -181,8 +198,10 @@ def expected_cost_weights_samples(student) -> None:
         costs = torch.sort(torch.randint(1000, 10**6, (num_exits,), generator=g)).values.tolist()
         out = student.call("expected_cost", exit_index, costs)
         expect(isinstance(out, float), f"expected_cost should return a Python float, got {type(out).__name__}")
-        expect(is_close_number(out, SUITE.reference().expected_cost(exit_index, costs), 1e-6 * max(costs)),
-               f"wrong expected cost for {n} samples over {num_exits} exits")
+        expect(
+            is_close_number(out, SUITE.reference().expected_cost(exit_index, costs), 1e-6 * max(costs)),
+            f"wrong expected cost for {n} samples over {num_exits} exits",
+        )
 
 
 @SUITE.test(grade_id="test_expected_cost", points=1, uses=("expected_cost",))
@@ -224,20 +243,27 @@ def sweep_extreme_thresholds(student) -> None:
     acc, cost = _sweep(student, logits, y, [0.0, 1e9], costs)
     acc, cost = torch.as_tensor(acc).double(), torch.as_tensor(cost).double()
     per_exit = (logits.argmax(-1) == y).double().mean(1)
-    expect(abs(float(acc[0]) - float(per_exit[-1])) < 1e-9 and abs(float(cost[0]) - costs[-1]) < 1e-9,
-           "at threshold 0 no entropy is below the threshold, so every sample must use the final exit")
-    expect(abs(float(acc[1]) - float(per_exit[0])) < 1e-9 and abs(float(cost[1]) - costs[0]) < 1e-9,
-           "at a huge threshold every sample must leave at the first exit")
+    expect(
+        abs(float(acc[0]) - float(per_exit[-1])) < 1e-9 and abs(float(cost[0]) - costs[-1]) < 1e-9,
+        "at threshold 0 no entropy is below the threshold, so every sample must use the final exit",
+    )
+    expect(
+        abs(float(acc[1]) - float(per_exit[0])) < 1e-9 and abs(float(cost[1]) - costs[0]) < 1e-9,
+        "at a huge threshold every sample must leave at the first exit",
+    )
 
 
 # ------------------------------------------------------------------------------- choose threshold
+
 
 def _choose(student, *args):
     out = student.probe(SUITE.probes().call_isolated, "choose_threshold", ("entropy", "threshold_sweep"), *args)
     expect(isinstance(out, dict), "choose_threshold should return a dict")
     for key in ("threshold", "val_acc", "val_cost", "test_acc", "test_cost"):
-        expect(key in out and isinstance(out[key], (int, float)) and not isinstance(out[key], bool),
-               f"choose_threshold's result needs a number under {key!r}")
+        expect(
+            key in out and isinstance(out[key], (int, float)) and not isinstance(out[key], bool),
+            f"choose_threshold's result needs a number under {key!r}",
+        )
     return out
 
 
@@ -246,13 +272,18 @@ def _check_choice(out, val, test, thresholds, costs, budget, context: str) -> No
     expected = ref.choose_threshold(*val, *test, thresholds, costs, budget)
     v_acc, v_cost = ref.threshold_sweep(*val, [out["threshold"]], costs)
     t_acc, t_cost = ref.threshold_sweep(*test, [out["threshold"]], costs)
-    expect(abs(float(v_cost[0]) - expected["val_cost"]) < 1e-6 and abs(float(v_acc[0]) - expected["val_acc"]) < 1e-9,
-           f"{context}: the chosen threshold is not the cheapest one within the accuracy budget on the "
-           f"validation split")
-    expect(abs(out["val_acc"] - float(v_acc[0])) < 1e-9 and abs(out["val_cost"] - float(v_cost[0])) < 1e-3,
-           f"{context}: val_acc/val_cost do not belong to the chosen threshold on the validation split")
-    expect(abs(out["test_acc"] - float(t_acc[0])) < 1e-9 and abs(out["test_cost"] - float(t_cost[0])) < 1e-3,
-           f"{context}: test_acc/test_cost are not the test split's numbers at the chosen threshold")
+    expect(
+        abs(float(v_cost[0]) - expected["val_cost"]) < 1e-6 and abs(float(v_acc[0]) - expected["val_acc"]) < 1e-9,
+        f"{context}: the chosen threshold is not the cheapest one within the accuracy budget on the validation split",
+    )
+    expect(
+        abs(out["val_acc"] - float(v_acc[0])) < 1e-9 and abs(out["val_cost"] - float(v_cost[0])) < 1e-3,
+        f"{context}: val_acc/val_cost do not belong to the chosen threshold on the validation split",
+    )
+    expect(
+        abs(out["test_acc"] - float(t_acc[0])) < 1e-9 and abs(out["test_cost"] - float(t_cost[0])) < 1e-3,
+        f"{context}: test_acc/test_cost are not the test split's numbers at the chosen threshold",
+    )
 
 
 _CHOICE_THRESHOLDS = [float(t) for t in torch.linspace(0.0, 2.3, 47)]
@@ -282,6 +313,7 @@ def choose_respects_budget(student) -> None:
 
 # ------------------------------------------------------------------------------- temperature
 
+
 def _calibration_data(seed: int, scale: float, n: int = 2000, c: int = 10):
     g = seeded(seed)
     z = torch.randn(n, c, generator=g) * 2.0
@@ -295,11 +327,15 @@ def _nll(logits, y, T: float) -> float:
 
 def _check_temperature(student, logits, y, context: str) -> None:
     out = student.call("fit_temperature", logits, y)
-    expect(isinstance(out, float) and math.isfinite(out) and out > 0,
-           f"fit_temperature should return a positive Python float ({context})")
+    expect(
+        isinstance(out, float) and math.isfinite(out) and out > 0,
+        f"fit_temperature should return a positive Python float ({context})",
+    )
     best = SUITE.reference().fit_temperature(logits, y)
-    expect(_nll(logits, y, out) <= _nll(logits, y, best) + 1e-4 and abs(out - best) <= 0.02 * best,
-           f"the temperature does not minimise the validation NLL of softmax(logits / T) ({context})")
+    expect(
+        _nll(logits, y, out) <= _nll(logits, y, best) + 1e-4 and abs(out - best) <= 0.02 * best,
+        f"the temperature does not minimise the validation NLL of softmax(logits / T) ({context})",
+    )
 
 
 @SUITE.test(grade_id="test_fit_temperature", points=2, uses=("fit_temperature",))
@@ -319,6 +355,7 @@ def temperature_below_one(student) -> None:
 
 # ------------------------------------------------------------------------------- overthinking
 
+
 def _overthinking_data(seed: int, num_exits: int = 4, n: int = 300, c: int = 4):
     g = seeded(seed)
     y = torch.randint(0, c, (n,), generator=g)
@@ -334,8 +371,11 @@ def oracle_stops_at_first_correct_exit(student) -> None:
         logits, y = _overthinking_data(seed)
         out = student.call("overthinking", logits, y)
         expect(isinstance(out, dict) and "oracle_exit" in out, "overthinking should return a dict with 'oracle_exit'")
-        expect_equal(torch.as_tensor(out["oracle_exit"]).long(), SUITE.reference().overthinking(logits, y)["oracle_exit"],
-                     "oracle exit per sample")
+        expect_equal(
+            torch.as_tensor(out["oracle_exit"]).long(),
+            SUITE.reference().overthinking(logits, y)["oracle_exit"],
+            "oracle exit per sample",
+        )
 
 
 @SUITE.test(grade_id="test_overthinking", points=1, uses=("overthinking",))
@@ -347,11 +387,14 @@ def overthinking_fractions(student) -> None:
         expect(isinstance(out, dict), "overthinking should return a dict")
         expected = SUITE.reference().overthinking(logits, y)
         for key in ("wasteful", "destructive"):
-            expect(key in out and is_close_number(out[key], expected[key], 1e-9),
-                   f"wrong {key} fraction (a fraction of all samples, as a float)")
+            expect(
+                key in out and is_close_number(out[key], expected[key], 1e-9),
+                f"wrong {key} fraction (a fraction of all samples, as a float)",
+            )
 
 
 # ------------------------------------------------------------------------------- confusion
+
 
 @SUITE.test(grade_id="test_confusion_scores", points=2, uses=("confusion_scores",))
 def confusion_matches_sdn(student) -> None:
@@ -371,5 +414,7 @@ def confusion_normalised_on_training(student) -> None:
     out = student.call("confusion_scores", train, train)
     value = torch.as_tensor(out).double()
     expect_shape(value, (150,), "confusion scores")
-    expect(abs(float(value.mean())) < 1e-6 and abs(float(value.std()) - 1.0) < 1e-3,
-           "scores of the training set should be z-scored with the training set's mean and standard deviation")
+    expect(
+        abs(float(value.mean())) < 1e-6 and abs(float(value.std()) - 1.0) < 1e-3,
+        "scores of the training set should be z-scored with the training set's mean and standard deviation",
+    )

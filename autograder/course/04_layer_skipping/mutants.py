@@ -1,4 +1,5 @@
 """Known-wrong implementations for notebook 04; each must fail the hidden tests it names."""
+
 from __future__ import annotations
 
 import torch
@@ -12,6 +13,7 @@ ref = content.load("04_layer_skipping", "reference")
 
 
 # ---------------------------------------------------------------- st_gumbel_gate
+
 
 def _noise_like(logits, noise):
     if noise is None:
@@ -58,6 +60,7 @@ def gumbel_unclamped(logits, tau=1.0, training=True, noise=None):
 
 # ---------------------------------------------------------------- Gate
 
+
 class GateBN1dOn4D(nn.Module):
     def __init__(self, in_channels, hidden=16):
         super().__init__()
@@ -80,14 +83,21 @@ class GateMaxPool(ref.Gate):
 class GateDefaultInit(nn.Module):
     def __init__(self, in_channels, hidden=16):
         super().__init__()
-        self.net = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(in_channels, hidden),
-                                 nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, 2))
+        self.net = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(in_channels, hidden),
+            nn.BatchNorm1d(hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, 2),
+        )
 
     def forward(self, x):
         return self.net(x)
 
 
 # ---------------------------------------------------------------- GatedBlock
+
 
 class BlockMaskedEval(ref.GatedBlock):
     """Multiplies by the mask in eval too: the body runs for closed gates."""
@@ -122,7 +132,7 @@ class BlockPerSampleLoop(ref.GatedBlock):
         self.last_gate = g
         out = self.block.shortcut(x).clone()
         for i in range(x.shape[0]):
-            out[i:i + 1] += self.block.residual(x[i:i + 1])  # runs even where the gate is closed
+            out[i : i + 1] += self.block.residual(x[i : i + 1])  # runs even where the gate is closed
         return F.relu(out)
 
 
@@ -153,6 +163,7 @@ class BlockNoShortcut(ref.GatedBlock):
 
 # ---------------------------------------------------------------- target_rate_loss
 
+
 def target_wrong_axis(gates, target, lam):
     rates = gates.mean(dim=1, keepdim=True)
     return lam * ((target - rates) ** 2).mean()
@@ -177,6 +188,7 @@ def target_scalar_only(gates, target, lam):
 
 
 # ---------------------------------------------------------------- PolicyNet
+
 
 class PolicyNoSigmoid(ref.PolicyNet):
     def forward(self, x):
@@ -207,6 +219,7 @@ class PolicyDropoutInEval(ref.PolicyNet):
 
 # ---------------------------------------------------------------- blockdrop_reward
 
+
 def reward_linear(policy, correct, gamma):
     usage = policy.float().mean(1)
     return torch.where(correct.bool(), 1 - usage, torch.full_like(usage, -gamma))
@@ -214,20 +227,21 @@ def reward_linear(policy, correct, gamma):
 
 def reward_positive_penalty(policy, correct, gamma):
     usage = policy.float().mean(1)
-    return torch.where(correct.bool(), 1 - usage ** 2, torch.full_like(usage, float(gamma)))
+    return torch.where(correct.bool(), 1 - usage**2, torch.full_like(usage, float(gamma)))
 
 
 def reward_no_penalty(policy, correct, gamma):
     usage = policy.float().mean(1)
-    return torch.where(correct.bool(), 1 - usage ** 2, torch.zeros_like(usage))
+    return torch.where(correct.bool(), 1 - usage**2, torch.zeros_like(usage))
 
 
 def reward_wrong_k(policy, correct, gamma):
     usage = policy.float().sum(1) / policy.shape[0]
-    return torch.where(correct.bool(), 1 - usage ** 2, torch.full_like(usage, -gamma))
+    return torch.where(correct.bool(), 1 - usage**2, torch.full_like(usage, -gamma))
 
 
 # ---------------------------------------------------------------- reinforce_loss
+
 
 def reinforce_flipped_advantage(probs, sampled, reward_sampled, reward_greedy):
     return ref.reinforce_loss(probs, sampled, reward_greedy, reward_sampled)
@@ -257,6 +271,7 @@ def reinforce_keep_only_logprob(probs, sampled, reward_sampled, reward_greedy):
 
 # ---------------------------------------------------------------- expected_gated_macs
 
+
 def macs_no_gate(gates, block_macs, gate_macs, base_macs):
     return ref.expected_gated_macs(gates, block_macs, [0.0] * len(gate_macs), base_macs)
 
@@ -275,74 +290,177 @@ def macs_wrong_axis(gates, block_macs, gate_macs, base_macs):
 
 
 MUTANTS = [
-    Mutant("gate returns soft probabilities in training", targets=("gumbel_forward_is_hard",),
-           overrides={"st_gumbel_gate": gumbel_soft_forward}),
-    Mutant("hard gate with no straight-through gradient", targets=("gumbel_straight_through_gradient",),
-           overrides={"st_gumbel_gate": gumbel_detached}),
-    Mutant("temperature ignored", targets=("gumbel_straight_through_gradient",),
-           overrides={"st_gumbel_gate": gumbel_ignores_tau}),
-    Mutant("Gumbel noise sampled in eval mode", targets=("gumbel_eval_is_deterministic",),
-           overrides={"st_gumbel_gate": gumbel_noisy_eval}),
-    Mutant("uniform noise clamped in the logits' dtype (a no-op in float16)", targets=("gumbel_finite_in_float16",),
-           overrides={"st_gumbel_gate": gumbel_clamp_in_logits_dtype}),
-    Mutant("uniform noise not clamped away from 0", targets=("gumbel_finite_in_float16",),
-           overrides={"st_gumbel_gate": gumbel_unclamped}),
-    Mutant("BatchNorm1d applied to the 4-D gate tensor", targets=("gate_shapes_any_batch",),
-           overrides={"Gate": GateBN1dOn4D}),
-    Mutant("gate pools with max instead of average", targets=("gate_uses_global_average_pool",),
-           overrides={"Gate": GateMaxPool}),
-    Mutant("gate bias not initialised towards open", targets=("gate_starts_open",),
-           overrides={"Gate": GateDefaultInit}),
-    Mutant("masked compute presented as skipping", targets=("gated_block_really_skips",),
-           overrides={"GatedBlock": BlockMaskedEval}),
-    Mutant("body run per sample for every sample", targets=("gated_block_really_skips", "gated_block_eval_output_in_order"),
-           overrides={"GatedBlock": BlockPerSampleLoop}),
-    Mutant("outputs out of order after skipping", targets=("gated_block_eval_output_in_order",),
-           overrides={"GatedBlock": BlockOutOfOrder}),
-    Mutant("skipped samples lose the shortcut", targets=("gated_block_eval_output_in_order",),
-           overrides={"GatedBlock": BlockNoShortcut}),
-    Mutant("training ignores the soft gate value", targets=("gated_block_train_dense_mask",),
-           overrides={"GatedBlock": BlockSparseTrain}),
-    Mutant("target loss averaged over the wrong axis", targets=("target_loss_value",),
-           overrides={"target_rate_loss": target_wrong_axis}),
-    Mutant("target loss not squared (sign matters)", targets=("target_loss_value", "target_loss_per_layer_targets"),
-           overrides={"target_rate_loss": target_no_square}),
-    Mutant("target loss with the wrong sign", targets=("target_loss_value", "target_loss_gradient"),
-           overrides={"target_rate_loss": target_negated}),
-    Mutant("target loss detached from the gates", targets=("target_loss_gradient",),
-           overrides={"target_rate_loss": target_detached}),
-    Mutant("per-layer targets collapsed to their mean", targets=("target_loss_per_layer_targets",),
-           overrides={"target_rate_loss": target_scalar_only}),
-    Mutant("policy outputs logits, not probabilities", targets=("policy_one_probability_per_block",),
-           overrides={"PolicyNet": PolicyNoSigmoid}),
-    Mutant("one probability per stage instead of per block", targets=("policy_one_probability_per_block",),
-           overrides={"PolicyNet": PolicyPerStage}),
-    Mutant("policy tied to one image size", targets=("policy_any_image_size_batch_one",),
-           overrides={"PolicyNet": PolicyFixedSize}),
-    Mutant("random policy in eval mode", targets=("policy_any_image_size_batch_one",),
-           overrides={"PolicyNet": PolicyDropoutInEval}),
-    Mutant("reward linear in the blocks used", targets=("reward_correct_samples",),
-           overrides={"blockdrop_reward": reward_linear}),
-    Mutant("reward normalised by the batch size", targets=("reward_correct_samples",),
-           overrides={"blockdrop_reward": reward_wrong_k}),
-    Mutant("penalty with the wrong sign", targets=("reward_wrong_samples_penalised",),
-           overrides={"blockdrop_reward": reward_positive_penalty}),
-    Mutant("missing penalty for wrong predictions", targets=("reward_wrong_samples_penalised",),
-           overrides={"blockdrop_reward": reward_no_penalty}),
-    Mutant("advantage with flipped sign", targets=("reinforce_loss_value", "reinforce_policy_gradient"),
-           overrides={"reinforce_loss": reinforce_flipped_advantage}),
-    Mutant("no self-critical baseline", targets=("reinforce_loss_value",),
-           overrides={"reinforce_loss": reinforce_no_baseline}),
-    Mutant("log-probability ignores dropped blocks", targets=("reinforce_loss_value", "reinforce_policy_gradient"),
-           overrides={"reinforce_loss": reinforce_keep_only_logprob}),
-    Mutant("baseline not detached", targets=("reinforce_rewards_detached",),
-           overrides={"reinforce_loss": reinforce_baseline_attached}),
-    Mutant("reward not detached", targets=("reinforce_rewards_detached",),
-           overrides={"reinforce_loss": reinforce_reward_attached}),
-    Mutant("gate cost omitted", targets=("macs_match_reference", "macs_gate_cost_always_paid"),
-           overrides={"expected_gated_macs": macs_no_gate}),
-    Mutant("gate cost charged only when the gate opens", targets=("macs_match_reference", "macs_gate_cost_always_paid"),
-           overrides={"expected_gated_macs": macs_gate_only_when_open}),
-    Mutant("execution rate averaged over the wrong axis", targets=("macs_match_reference",),
-           overrides={"expected_gated_macs": macs_wrong_axis}),
+    Mutant(
+        "gate returns soft probabilities in training",
+        targets=("gumbel_forward_is_hard",),
+        overrides={"st_gumbel_gate": gumbel_soft_forward},
+    ),
+    Mutant(
+        "hard gate with no straight-through gradient",
+        targets=("gumbel_straight_through_gradient",),
+        overrides={"st_gumbel_gate": gumbel_detached},
+    ),
+    Mutant(
+        "temperature ignored",
+        targets=("gumbel_straight_through_gradient",),
+        overrides={"st_gumbel_gate": gumbel_ignores_tau},
+    ),
+    Mutant(
+        "Gumbel noise sampled in eval mode",
+        targets=("gumbel_eval_is_deterministic",),
+        overrides={"st_gumbel_gate": gumbel_noisy_eval},
+    ),
+    Mutant(
+        "uniform noise clamped in the logits' dtype (a no-op in float16)",
+        targets=("gumbel_finite_in_float16",),
+        overrides={"st_gumbel_gate": gumbel_clamp_in_logits_dtype},
+    ),
+    Mutant(
+        "uniform noise not clamped away from 0",
+        targets=("gumbel_finite_in_float16",),
+        overrides={"st_gumbel_gate": gumbel_unclamped},
+    ),
+    Mutant(
+        "BatchNorm1d applied to the 4-D gate tensor",
+        targets=("gate_shapes_any_batch",),
+        overrides={"Gate": GateBN1dOn4D},
+    ),
+    Mutant(
+        "gate pools with max instead of average",
+        targets=("gate_uses_global_average_pool",),
+        overrides={"Gate": GateMaxPool},
+    ),
+    Mutant(
+        "gate bias not initialised towards open", targets=("gate_starts_open",), overrides={"Gate": GateDefaultInit}
+    ),
+    Mutant(
+        "masked compute presented as skipping",
+        targets=("gated_block_really_skips",),
+        overrides={"GatedBlock": BlockMaskedEval},
+    ),
+    Mutant(
+        "body run per sample for every sample",
+        targets=("gated_block_really_skips", "gated_block_eval_output_in_order"),
+        overrides={"GatedBlock": BlockPerSampleLoop},
+    ),
+    Mutant(
+        "outputs out of order after skipping",
+        targets=("gated_block_eval_output_in_order",),
+        overrides={"GatedBlock": BlockOutOfOrder},
+    ),
+    Mutant(
+        "skipped samples lose the shortcut",
+        targets=("gated_block_eval_output_in_order",),
+        overrides={"GatedBlock": BlockNoShortcut},
+    ),
+    Mutant(
+        "training ignores the soft gate value",
+        targets=("gated_block_train_dense_mask",),
+        overrides={"GatedBlock": BlockSparseTrain},
+    ),
+    Mutant(
+        "target loss averaged over the wrong axis",
+        targets=("target_loss_value",),
+        overrides={"target_rate_loss": target_wrong_axis},
+    ),
+    Mutant(
+        "target loss not squared (sign matters)",
+        targets=("target_loss_value", "target_loss_per_layer_targets"),
+        overrides={"target_rate_loss": target_no_square},
+    ),
+    Mutant(
+        "target loss with the wrong sign",
+        targets=("target_loss_value", "target_loss_gradient"),
+        overrides={"target_rate_loss": target_negated},
+    ),
+    Mutant(
+        "target loss detached from the gates",
+        targets=("target_loss_gradient",),
+        overrides={"target_rate_loss": target_detached},
+    ),
+    Mutant(
+        "per-layer targets collapsed to their mean",
+        targets=("target_loss_per_layer_targets",),
+        overrides={"target_rate_loss": target_scalar_only},
+    ),
+    Mutant(
+        "policy outputs logits, not probabilities",
+        targets=("policy_one_probability_per_block",),
+        overrides={"PolicyNet": PolicyNoSigmoid},
+    ),
+    Mutant(
+        "one probability per stage instead of per block",
+        targets=("policy_one_probability_per_block",),
+        overrides={"PolicyNet": PolicyPerStage},
+    ),
+    Mutant(
+        "policy tied to one image size",
+        targets=("policy_any_image_size_batch_one",),
+        overrides={"PolicyNet": PolicyFixedSize},
+    ),
+    Mutant(
+        "random policy in eval mode",
+        targets=("policy_any_image_size_batch_one",),
+        overrides={"PolicyNet": PolicyDropoutInEval},
+    ),
+    Mutant(
+        "reward linear in the blocks used",
+        targets=("reward_correct_samples",),
+        overrides={"blockdrop_reward": reward_linear},
+    ),
+    Mutant(
+        "reward normalised by the batch size",
+        targets=("reward_correct_samples",),
+        overrides={"blockdrop_reward": reward_wrong_k},
+    ),
+    Mutant(
+        "penalty with the wrong sign",
+        targets=("reward_wrong_samples_penalised",),
+        overrides={"blockdrop_reward": reward_positive_penalty},
+    ),
+    Mutant(
+        "missing penalty for wrong predictions",
+        targets=("reward_wrong_samples_penalised",),
+        overrides={"blockdrop_reward": reward_no_penalty},
+    ),
+    Mutant(
+        "advantage with flipped sign",
+        targets=("reinforce_loss_value", "reinforce_policy_gradient"),
+        overrides={"reinforce_loss": reinforce_flipped_advantage},
+    ),
+    Mutant(
+        "no self-critical baseline",
+        targets=("reinforce_loss_value",),
+        overrides={"reinforce_loss": reinforce_no_baseline},
+    ),
+    Mutant(
+        "log-probability ignores dropped blocks",
+        targets=("reinforce_loss_value", "reinforce_policy_gradient"),
+        overrides={"reinforce_loss": reinforce_keep_only_logprob},
+    ),
+    Mutant(
+        "baseline not detached",
+        targets=("reinforce_rewards_detached",),
+        overrides={"reinforce_loss": reinforce_baseline_attached},
+    ),
+    Mutant(
+        "reward not detached",
+        targets=("reinforce_rewards_detached",),
+        overrides={"reinforce_loss": reinforce_reward_attached},
+    ),
+    Mutant(
+        "gate cost omitted",
+        targets=("macs_match_reference", "macs_gate_cost_always_paid"),
+        overrides={"expected_gated_macs": macs_no_gate},
+    ),
+    Mutant(
+        "gate cost charged only when the gate opens",
+        targets=("macs_match_reference", "macs_gate_cost_always_paid"),
+        overrides={"expected_gated_macs": macs_gate_only_when_open},
+    ),
+    Mutant(
+        "execution rate averaged over the wrong axis",
+        targets=("macs_match_reference",),
+        overrides={"expected_gated_macs": macs_wrong_axis},
+    ),
 ]

@@ -2,6 +2,7 @@
 
 No reference answers here: only fixed gates, hooks that count work, and gradient read-outs.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -47,8 +48,7 @@ def make_block(in_channels: int, out_channels: int, stride: int, seed: int) -> B
     return block
 
 
-def gated_block_run(namespace: dict, spec: dict, gate_logits: torch.Tensor, x: torch.Tensor,
-                    training: bool) -> dict:
+def gated_block_run(namespace: dict, spec: dict, gate_logits: torch.Tensor, x: torch.Tensor, training: bool) -> dict:
     """Run the student's GatedBlock on a seeded block with a fixed gate; count residual calls."""
     block = make_block(spec["in"], spec["out"], spec["stride"], spec["seed"])
     gated = namespace["GatedBlock"](block, FixedGate(gate_logits), gate_fn=probe_gate_fn, tau=1.0)
@@ -78,8 +78,9 @@ def gate_module_run(namespace: dict, in_channels: int, seed: int, inputs: list) 
     return results
 
 
-def gumbel_gradient(namespace: dict, logits: torch.Tensor, noise: torch.Tensor, tau: float,
-                    weights: torch.Tensor) -> dict:
+def gumbel_gradient(
+    namespace: dict, logits: torch.Tensor, noise: torch.Tensor, tau: float, weights: torch.Tensor
+) -> dict:
     """Forward the student's st_gumbel_gate in training mode and read d(sum(w * g))/d logits."""
     leaf = logits.clone().requires_grad_(True)
     out = namespace["st_gumbel_gate"](leaf, tau=tau, training=True, noise=noise.clone())
@@ -153,16 +154,25 @@ def target_gradient(namespace: dict, gates: torch.Tensor, target: Any, lam: floa
     return {"loss": loss.detach() if isinstance(loss, torch.Tensor) else loss, "grad": grad.detach()}
 
 
-def reinforce_gradients(namespace: dict, probs: torch.Tensor, sampled: torch.Tensor,
-                        reward_sampled: torch.Tensor, reward_greedy: torch.Tensor) -> dict:
+def reinforce_gradients(
+    namespace: dict,
+    probs: torch.Tensor,
+    sampled: torch.Tensor,
+    reward_sampled: torch.Tensor,
+    reward_greedy: torch.Tensor,
+) -> dict:
     """The student's reinforce_loss and its gradients with respect to probs and both rewards."""
     leaves = [t.clone().requires_grad_(True) for t in (probs, reward_sampled, reward_greedy)]
     loss = namespace["reinforce_loss"](leaves[0], sampled.clone(), leaves[1], leaves[2])
     if isinstance(loss, torch.Tensor) and loss.requires_grad:
         loss.backward()
     grads = [leaf.grad.detach() if leaf.grad is not None else torch.zeros_like(leaf) for leaf in leaves]
-    return {"loss": loss.detach() if isinstance(loss, torch.Tensor) else loss, "grad_probs": grads[0],
-            "grad_reward_sampled": grads[1], "grad_reward_greedy": grads[2]}
+    return {
+        "loss": loss.detach() if isinstance(loss, torch.Tensor) else loss,
+        "grad_probs": grads[0],
+        "grad_reward_sampled": grads[1],
+        "grad_reward_greedy": grads[2],
+    }
 
 
 def policy_run(namespace: dict, in_channels: int, num_blocks: int, seed: int, inputs: list) -> dict:

@@ -15,8 +15,9 @@ import course_lib as cl
 
 
 # cell 04-09
-def st_gumbel_gate(logits: torch.Tensor, tau: float = 1.0, training: bool = True,
-                   noise: torch.Tensor | None = None) -> torch.Tensor:
+def st_gumbel_gate(
+    logits: torch.Tensor, tau: float = 1.0, training: bool = True, noise: torch.Tensor | None = None
+) -> torch.Tensor:
     """Straight-through Gumbel-softmax gate.
 
     Args:
@@ -149,9 +150,11 @@ class GatedResNet(nn.Module):
 
 def aig_loss(target, lam: float):
     """Cross-entropy on the logits plus the target-rate loss on the gates."""
+
     def loss_fn(output, y):
         logits, gates = output
         return F.cross_entropy(logits, y) + target_rate_loss(gates, target, lam)
+
     return loss_fn
 
 
@@ -174,8 +177,10 @@ def expected_gated_macs(gates: torch.Tensor, block_macs, gate_macs, base_macs: f
     gate_cost = torch.as_tensor(gate_macs, dtype=torch.float64)
     L = gates.shape[1]
     if blocks.shape != (L,) or gate_cost.shape != (L,):
-        raise ValueError(f"block_macs and gate_macs need one entry per gated block ({L}), got "
-                         f"{tuple(blocks.shape)} and {tuple(gate_cost.shape)}")
+        raise ValueError(
+            f"block_macs and gate_macs need one entry per gated block ({L}), got "
+            f"{tuple(blocks.shape)} and {tuple(gate_cost.shape)}"
+        )
     rates = gates.detach().double().cpu().mean(dim=0)
     return float(base_macs + gate_cost.sum() + (rates * blocks).sum())
 
@@ -207,8 +212,13 @@ class PolicyNet(nn.Module):
         super().__init__()
         self.in_channels, self.num_blocks = in_channels, num_blocks
         self.features = nn.Sequential(
-            nn.AvgPool2d(2), nn.Conv2d(in_channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
-            nn.ReLU(), nn.AdaptiveAvgPool2d(4), nn.Flatten())
+            nn.AvgPool2d(2),
+            nn.Conv2d(in_channels, width, 3, padding=1, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(4),
+            nn.Flatten(),
+        )
         self.head = nn.Linear(16 * width, num_blocks)
         with torch.no_grad():
             self.head.weight.mul_(0.1)
@@ -238,12 +248,13 @@ def blockdrop_reward(policy: torch.Tensor, correct: torch.Tensor, gamma: float) 
     if gamma < 0:
         raise ValueError(f"gamma is the size of the penalty and must be >= 0, got {gamma}")
     usage = policy.float().sum(dim=1) / policy.shape[1]
-    return torch.where(correct.bool(), 1.0 - usage ** 2, torch.full_like(usage, -float(gamma)))
+    return torch.where(correct.bool(), 1.0 - usage**2, torch.full_like(usage, -float(gamma)))
 
 
 # cell 04-46
-def reinforce_loss(probs: torch.Tensor, sampled: torch.Tensor, reward_sampled: torch.Tensor,
-                   reward_greedy: torch.Tensor) -> torch.Tensor:
+def reinforce_loss(
+    probs: torch.Tensor, sampled: torch.Tensor, reward_sampled: torch.Tensor, reward_greedy: torch.Tensor
+) -> torch.Tensor:
     """Self-critical REINFORCE loss of a Bernoulli policy.
 
     Args:
@@ -271,9 +282,11 @@ def reinforce_loss(probs: torch.Tensor, sampled: torch.Tensor, reward_sampled: t
 # cell 04-49
 def blockdrop_loss(gamma: float):
     """REINFORCE loss of a BlockDropAgent training output."""
+
     def loss_fn(output, y):
         logits_sampled, bounded, sampled, logits_greedy, greedy = output
         r_sampled = blockdrop_reward(sampled, logits_sampled.argmax(1) == y, gamma)
         r_greedy = blockdrop_reward(greedy, logits_greedy.argmax(1) == y, gamma)
         return reinforce_loss(bounded, sampled, r_sampled, r_greedy)
+
     return loss_fn

@@ -1,4 +1,5 @@
 """Hidden tests of notebook 04 (layer skipping: ConvNet-AIG gates, BlockDrop)."""
+
 from __future__ import annotations
 
 import torch
@@ -15,6 +16,7 @@ def _gumbel(shape: tuple, g: torch.Generator) -> torch.Tensor:
 
 # --------------------------------------------------------------------------------- st_gumbel_gate
 
+
 @SUITE.test(grade_id="test_st_gumbel_gate", points=1, uses=("st_gumbel_gate",))
 def gumbel_forward_is_hard(student):
     """training forward gives hard 0/1 decisions of argmax(logits + noise)"""
@@ -23,8 +25,11 @@ def gumbel_forward_is_hard(student):
     out = as_tensor(student.call("st_gumbel_gate", logits, 0.7, True, noise), "gate decisions")
     expect_shape(out, (64,), "gate decisions")
     expect(bool(((out == 0) | (out == 1)).all()), "gate decisions in training mode must be exactly 0 or 1")
-    expect_equal(out, SUITE.reference().st_gumbel_gate(logits, 0.7, True, noise).detach().double(),
-                 "gate decisions with the given Gumbel noise")
+    expect_equal(
+        out,
+        SUITE.reference().st_gumbel_gate(logits, 0.7, True, noise).detach().double(),
+        "gate decisions with the given Gumbel noise",
+    )
 
 
 @SUITE.test(grade_id="test_st_gumbel_gate", points=1, uses=("st_gumbel_gate",))
@@ -65,21 +70,29 @@ def gumbel_finite_in_float16(student):
         got = student.probe(SUITE.probes().gumbel_zero_draw, logits, tau)
         out = as_tensor(got["out"], "gate decisions")
         expect_shape(out, (96,), "gate decisions for float16 logits")
-        expect(bool(torch.isfinite(out).all()),
-               "with float16 logits and a uniform draw of exactly 0 the gate is NaN or infinite: draw u in "
-               "float32 (in float16 a clamp to [1e-10, 1 - 1e-7] rounds to [0, 1], and log(0) = -inf)")
+        expect(
+            bool(torch.isfinite(out).all()),
+            "with float16 logits and a uniform draw of exactly 0 the gate is NaN or infinite: draw u in "
+            "float32 (in float16 a clamp to [1e-10, 1 - 1e-7] rounds to [0, 1], and log(0) = -inf)",
+        )
         expect(bool(((out == 0) | (out == 1)).all()), "gate decisions for float16 logits must be exactly 0 or 1")
         if got["grad"] is not None:
-            expect(bool(torch.isfinite(as_tensor(got["grad"], "gradient")).all()),
-                   "the gradient of a float16 gate is NaN or infinite when a uniform draw is exactly 0")
+            expect(
+                bool(torch.isfinite(as_tensor(got["grad"], "gradient")).all()),
+                "the gradient of a float16 gate is NaN or infinite when a uniform draw is exactly 0",
+            )
 
 
 # --------------------------------------------------------------------------------- Gate
 
+
 def _gate_inputs(channels: int, seed: int) -> list:
     g = seeded(seed)
-    return [torch.randn(8, channels, 7, 7, generator=g), torch.randn(1, channels, 4, 4, generator=g),
-            torch.randn(5, channels, 14, 14, generator=g)]
+    return [
+        torch.randn(8, channels, 7, 7, generator=g),
+        torch.randn(1, channels, 4, 4, generator=g),
+        torch.randn(5, channels, 14, 14, generator=g),
+    ]
 
 
 @SUITE.test(grade_id="test_Gate", points=1, uses=("Gate",))
@@ -106,8 +119,7 @@ def gate_uses_global_average_pool(student):
     got = student.probe(SUITE.probes().gate_module_run, 10, 3, [x, shuffled, same_mean])
     a, b, c = (as_tensor(o, "eval-mode gate logits") for o in got["eval"])
     expect_close(b, a, "logits after shuffling pixels (they should not change)", atol=1e-5, rtol=1e-4)
-    expect_close(c, a, "logits of an input with the same channel means (they should not change)",
-                 atol=1e-5, rtol=1e-4)
+    expect_close(c, a, "logits of an input with the same channel means (they should not change)", atol=1e-5, rtol=1e-4)
 
 
 @SUITE.test(grade_id="test_Gate", points=1, uses=("Gate",))
@@ -120,11 +132,14 @@ def gate_starts_open(student):
         for out in got["eval"]:
             logits = as_tensor(out, "eval-mode gate logits")
             rates.append(float(torch.softmax(logits, 1)[:, 1].mean()))
-    expect(min(rates) >= 0.75, "a fresh gate should open with probability of at least 0.75 (see the init "
-                               "described in the exercise)")
+    expect(
+        min(rates) >= 0.75,
+        "a fresh gate should open with probability of at least 0.75 (see the init described in the exercise)",
+    )
 
 
 # --------------------------------------------------------------------------------- GatedBlock
+
 
 def _block_case(seed: int, n: int, spec: dict, open_mask: torch.Tensor | None = None):
     g = seeded(seed)
@@ -152,8 +167,11 @@ def gated_block_really_skips(student):
     x, logits = _block_case(422, 20, spec, mask)
     got = student.probe(SUITE.probes().gated_block_run, spec, logits, x, False)
     sizes = list(got["residual_batch_sizes"])
-    expect(sum(sizes) == int(mask.sum()), "in eval mode the residual body must process exactly the samples "
-                                          "whose gate is open (real skipping, not masking)")
+    expect(
+        sum(sizes) == int(mask.sum()),
+        "in eval mode the residual body must process exactly the samples "
+        "whose gate is open (real skipping, not masking)",
+    )
     closed = torch.zeros(7, dtype=torch.bool)
     x, logits = _block_case(423, 7, spec, closed)
     got = student.probe(SUITE.probes().gated_block_run, spec, logits, x, False)
@@ -163,13 +181,21 @@ def gated_block_really_skips(student):
 @SUITE.test(grade_id="test_GatedBlock", points=1, uses=("GatedBlock",))
 def gated_block_eval_output_in_order(student):
     """eval outputs match shortcut + gated residual for every sample, in the original order"""
-    for seed, spec in ((431, {"in": 4, "out": 8, "stride": 2, "seed": 7}), (432, {"in": 6, "out": 6, "stride": 1, "seed": 8})):
+    for seed, spec in (
+        (431, {"in": 4, "out": 8, "stride": 2, "seed": 7}),
+        (432, {"in": 6, "out": 6, "stride": 1, "seed": 8}),
+    ):
         mask = torch.rand(17, generator=seeded(seed)) < 0.5
         mask[0], mask[-1] = False, True
         x, logits = _block_case(seed + 100, 17, spec, mask)
         got = student.probe(SUITE.probes().gated_block_run, spec, logits, x, False)
-        expect_close(got["out"], _reference_block(spec, logits, x, False),
-                     f"eval-mode output of a gated block (stride {spec['stride']})", atol=1e-4, rtol=1e-3)
+        expect_close(
+            got["out"],
+            _reference_block(spec, logits, x, False),
+            f"eval-mode output of a gated block (stride {spec['stride']})",
+            atol=1e-4,
+            rtol=1e-3,
+        )
 
 
 @SUITE.test(grade_id="test_GatedBlock", points=1, uses=("GatedBlock",))
@@ -178,11 +204,17 @@ def gated_block_train_dense_mask(student):
     spec = {"in": 4, "out": 8, "stride": 2, "seed": 9}
     x, logits = _block_case(441, 12, spec)
     got = student.probe(SUITE.probes().gated_block_run, spec, logits, x, True)
-    expect_close(got["out"], _reference_block(spec, logits, x, True),
-                 "training-mode output of a gated block", atol=1e-4, rtol=1e-3)
+    expect_close(
+        got["out"],
+        _reference_block(spec, logits, x, True),
+        "training-mode output of a gated block",
+        atol=1e-4,
+        rtol=1e-3,
+    )
 
 
 # --------------------------------------------------------------------------------- target_rate_loss
+
 
 @SUITE.test(grade_id="test_target_rate_loss", points=1, uses=("target_rate_loss",))
 def target_loss_value(student):
@@ -191,8 +223,13 @@ def target_loss_value(student):
     gates = (torch.rand(40, 6, generator=g) < torch.linspace(0.1, 0.9, 6)).double()
     for target, lam in ((0.6, 2.0), (0.3, 0.5)):
         got = student.call("target_rate_loss", gates, target, lam)
-        expect_close(got, SUITE.reference().target_rate_loss(gates, target, lam), f"loss for target {target}",
-                     atol=1e-7, rtol=1e-5)
+        expect_close(
+            got,
+            SUITE.reference().target_rate_loss(gates, target, lam),
+            f"loss for target {target}",
+            atol=1e-7,
+            rtol=1e-5,
+        )
 
 
 @SUITE.test(grade_id="test_target_rate_loss", points=1, uses=("target_rate_loss",))
@@ -202,8 +239,9 @@ def target_loss_per_layer_targets(student):
     gates = torch.rand(9, 4, generator=g).double()
     target = torch.tensor([1.0, 0.2, 0.5, 0.8], dtype=torch.float64)
     got = student.call("target_rate_loss", gates, target, 1.5)
-    expect_close(got, SUITE.reference().target_rate_loss(gates, target, 1.5), "loss with per-layer targets",
-                 atol=1e-7, rtol=1e-5)
+    expect_close(
+        got, SUITE.reference().target_rate_loss(gates, target, 1.5), "loss with per-layer targets", atol=1e-7, rtol=1e-5
+    )
 
 
 @SUITE.test(grade_id="test_target_rate_loss", points=1, uses=("target_rate_loss",))
@@ -220,6 +258,7 @@ def target_loss_gradient(student):
 
 
 # --------------------------------------------------------------------------------- PolicyNet
+
 
 @SUITE.test(grade_id="test_PolicyNet", points=1, uses=("PolicyNet",))
 def policy_one_probability_per_block(student):
@@ -242,11 +281,15 @@ def policy_any_image_size_batch_one(student):
     got = student.probe(SUITE.probes().policy_run, 3, 5, 1, inputs)
     for out, again, x in zip(got["eval"], got["eval_again"], inputs):
         expect_shape(out, (x.shape[0], 5), "eval-mode keep-probabilities")
-        expect_equal(as_tensor(again, "keep-probabilities"), as_tensor(out, "keep-probabilities"),
-                     "two eval-mode passes on the same images")
+        expect_equal(
+            as_tensor(again, "keep-probabilities"),
+            as_tensor(out, "keep-probabilities"),
+            "two eval-mode passes on the same images",
+        )
 
 
 # --------------------------------------------------------------------------------- blockdrop_reward
+
 
 @SUITE.test(grade_id="test_blockdrop_reward", points=1, uses=("blockdrop_reward",))
 def reward_correct_samples(student):
@@ -255,8 +298,13 @@ def reward_correct_samples(student):
     policy = (torch.rand(30, 7, generator=g) < 0.5).float()
     correct = torch.ones(30, dtype=torch.bool)
     got = student.call("blockdrop_reward", policy, correct, 2.0)
-    expect_close(got, SUITE.reference().blockdrop_reward(policy, correct, 2.0), "reward of correct predictions",
-                 atol=1e-6, rtol=1e-5)
+    expect_close(
+        got,
+        SUITE.reference().blockdrop_reward(policy, correct, 2.0),
+        "reward of correct predictions",
+        atol=1e-6,
+        rtol=1e-5,
+    )
 
 
 @SUITE.test(grade_id="test_blockdrop_reward", points=1, uses=("blockdrop_reward",))
@@ -267,11 +315,17 @@ def reward_wrong_samples_penalised(student):
     correct = torch.rand(40, generator=g) < 0.5
     for gamma in (1.0, 5.0):
         got = student.call("blockdrop_reward", policy, correct, gamma)
-        expect_close(got, SUITE.reference().blockdrop_reward(policy, correct, gamma), f"rewards with gamma={gamma}",
-                     atol=1e-6, rtol=1e-5)
+        expect_close(
+            got,
+            SUITE.reference().blockdrop_reward(policy, correct, gamma),
+            f"rewards with gamma={gamma}",
+            atol=1e-6,
+            rtol=1e-5,
+        )
 
 
 # --------------------------------------------------------------------------------- reinforce_loss
+
 
 def _reinforce_case(seed: int):
     g = seeded(seed)
@@ -295,8 +349,7 @@ def reinforce_policy_gradient(student):
     got = student.probe(SUITE.probes().reinforce_gradients, probs, sampled, rs, rg)
     leaf = probs.clone().requires_grad_(True)
     SUITE.reference().reinforce_loss(leaf, sampled, rs, rg).backward()
-    expect_close(got["grad_probs"], leaf.grad, "gradient with respect to the keep-probabilities",
-                 atol=1e-6, rtol=1e-4)
+    expect_close(got["grad_probs"], leaf.grad, "gradient with respect to the keep-probabilities", atol=1e-6, rtol=1e-4)
 
 
 @SUITE.test(grade_id="test_reinforce_loss", points=1, uses=("reinforce_loss",))
@@ -306,11 +359,11 @@ def reinforce_rewards_detached(student):
     for key, what in (("grad_reward_sampled", "the sampled reward"), ("grad_reward_greedy", "the greedy baseline")):
         grad = as_tensor(got[key], "gradient")
         expect(bool((grad == 0).all()), f"gradient flows into {what}; it must be detached")
-    expect(bool(as_tensor(got["grad_probs"], "gradient").abs().sum() > 0),
-           "no gradient reaches the keep-probabilities")
+    expect(bool(as_tensor(got["grad_probs"], "gradient").abs().sum() > 0), "no gradient reaches the keep-probabilities")
 
 
 # --------------------------------------------------------------------------------- expected_gated_macs
+
 
 @SUITE.test(grade_id="test_expected_gated_macs", points=1, uses=("expected_gated_macs",))
 def macs_match_reference(student):
@@ -320,10 +373,17 @@ def macs_match_reference(student):
     blocks = (torch.rand(6, generator=g) * 1e6 + 1e5).tolist()
     gate_costs = (torch.rand(6, generator=g) * 3e3 + 200).tolist()
     got = student.call("expected_gated_macs", gates, blocks, gate_costs, 12345.0)
-    expect(isinstance(got, (int, float)) or (isinstance(got, torch.Tensor) and got.numel() == 1),
-           "expected_gated_macs must return a number")
-    expect_close(got, SUITE.reference().expected_gated_macs(gates, blocks, gate_costs, 12345.0), "expected MACs",
-                 atol=1e-3, rtol=1e-6)
+    expect(
+        isinstance(got, (int, float)) or (isinstance(got, torch.Tensor) and got.numel() == 1),
+        "expected_gated_macs must return a number",
+    )
+    expect_close(
+        got,
+        SUITE.reference().expected_gated_macs(gates, blocks, gate_costs, 12345.0),
+        "expected MACs",
+        atol=1e-3,
+        rtol=1e-6,
+    )
 
 
 @SUITE.test(grade_id="test_expected_gated_macs", points=1, uses=("expected_gated_macs",))
@@ -332,9 +392,19 @@ def macs_gate_cost_always_paid(student):
     gates = torch.zeros(10, 4)
     blocks, gate_costs = [1e6, 2e6, 3e6, 4e6], [100.0, 200.0, 300.0, 400.0]
     got = student.call("expected_gated_macs", gates, blocks, gate_costs, 500.0)
-    expect_close(got, SUITE.reference().expected_gated_macs(gates, blocks, gate_costs, 500.0),
-                 "expected MACs with every gate closed", atol=1e-3, rtol=1e-6)
+    expect_close(
+        got,
+        SUITE.reference().expected_gated_macs(gates, blocks, gate_costs, 500.0),
+        "expected MACs with every gate closed",
+        atol=1e-3,
+        rtol=1e-6,
+    )
     ones = torch.ones(3, 4)
     got = student.call("expected_gated_macs", ones, blocks, gate_costs, 500.0)
-    expect_close(got, SUITE.reference().expected_gated_macs(ones, blocks, gate_costs, 500.0),
-                 "expected MACs with every gate open", atol=1e-3, rtol=1e-6)
+    expect_close(
+        got,
+        SUITE.reference().expected_gated_macs(ones, blocks, gate_costs, 500.0),
+        "expected MACs with every gate open",
+        atol=1e-3,
+        rtol=1e-6,
+    )

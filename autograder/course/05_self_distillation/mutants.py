@@ -1,4 +1,5 @@
 """Known-wrong implementations for 05_self_distillation; each names the hidden tests that must catch it."""
+
 from __future__ import annotations
 
 import torch
@@ -12,6 +13,7 @@ ref = content.load("05_self_distillation", "reference")
 
 
 # --- distillation_loss --------------------------------------------------------------------------
+
 
 def kd_no_t_squared(s, t, T):
     return ref.distillation_loss(s, t, T) / (T * T)
@@ -55,6 +57,7 @@ def kd_no_validation(s, t, T):
 
 
 # --- self_distillation_loss ---------------------------------------------------------------------
+
 
 def _ce_sum(exit_logits, y, weights):
     return sum(w * F.cross_entropy(z, y) for w, z in zip(weights, exit_logits))
@@ -109,6 +112,7 @@ def sd_hint_weight_ignored(exit_logits, y, alpha, T, features=None, hint_weight=
 
 # --- train_exit_model ---------------------------------------------------------------------------
 
+
 def _build(splits, arch):
     return cl.models.EarlyExitResNet(num_classes=splits.num_classes, in_channels=splits.input_shape[0], **arch)
 
@@ -117,37 +121,61 @@ def train_unseeded(loss_fn, config, splits, arch, seed, num_epochs, lr, batch_si
     loaders = cl.data.make_loaders(splits, batch_size=batch_size, seed=seed)
     model = _build(splits, arch)
     cfg = dict(config, seed=seed, arch=arch, batch_size=batch_size)
-    history = cl.training.fit(model, loaders["train"], num_epochs=num_epochs, lr=lr, loss_fn=loss_fn,
-                              val_loader=loaders["val"], augment=augment, config=cfg)
+    history = cl.training.fit(
+        model,
+        loaders["train"],
+        num_epochs=num_epochs,
+        lr=lr,
+        loss_fn=loss_fn,
+        val_loader=loaders["val"],
+        augment=augment,
+        config=cfg,
+    )
     return model, history
 
 
-def train_config_without_objective(loss_fn, config, splits, arch, seed, num_epochs, lr, batch_size=128,
-                                   augment="shift"):
+def train_config_without_objective(
+    loss_fn, config, splits, arch, seed, num_epochs, lr, batch_size=128, augment="shift"
+):
     loaders = cl.data.make_loaders(splits, batch_size=batch_size, seed=seed)
     cl.env.set_seed(seed)
     model = _build(splits, arch)
     cfg = {"name": config.get("name", "run"), "seed": seed, "arch": arch}
-    history = cl.training.fit(model, loaders["train"], num_epochs=num_epochs, lr=lr, loss_fn=loss_fn,
-                              val_loader=loaders["val"], augment=augment, config=cfg)
+    history = cl.training.fit(
+        model,
+        loaders["train"],
+        num_epochs=num_epochs,
+        lr=lr,
+        loss_fn=loss_fn,
+        val_loader=loaders["val"],
+        augment=augment,
+        config=cfg,
+    )
     return model, history
 
 
-def train_config_without_seed(loss_fn, config, splits, arch, seed, num_epochs, lr, batch_size=128,
-                              augment="shift"):
+def train_config_without_seed(loss_fn, config, splits, arch, seed, num_epochs, lr, batch_size=128, augment="shift"):
     loaders = cl.data.make_loaders(splits, batch_size=batch_size, seed=seed)
     cl.env.set_seed(seed)
     model = _build(splits, arch)
-    history = cl.training.fit(model, loaders["train"], num_epochs=num_epochs, lr=lr, loss_fn=loss_fn,
-                              val_loader=loaders["val"], augment=augment, config=dict(config, arch=arch))
+    history = cl.training.fit(
+        model,
+        loaders["train"],
+        num_epochs=num_epochs,
+        lr=lr,
+        loss_fn=loss_fn,
+        val_loader=loaders["val"],
+        augment=augment,
+        config=dict(config, arch=arch),
+    )
     return model, history
 
 
-def train_ignores_loss_fn(loss_fn, config, splits, arch, seed, num_epochs, lr, batch_size=128,
-                          augment="shift"):
+def train_ignores_loss_fn(loss_fn, config, splits, arch, seed, num_epochs, lr, batch_size=128, augment="shift"):
     plain = lambda out, y: sum(F.cross_entropy(z, y) for z in out)  # noqa: E731
-    return ref.train_exit_model(plain, dict(config, ignored=True), splits, arch, seed, num_epochs, lr,
-                                batch_size, augment)
+    return ref.train_exit_model(
+        plain, dict(config, ignored=True), splits, arch, seed, num_epochs, lr, batch_size, augment
+    )
 
 
 def train_fixed_budget(loss_fn, config, splits, arch, seed, num_epochs, lr, batch_size=128, augment="shift"):
@@ -156,41 +184,85 @@ def train_fixed_budget(loss_fn, config, splits, arch, seed, num_epochs, lr, batc
 
 MUTANTS = [
     Mutant("distillation without the T^2 factor", ("distillation_value",), {"distillation_loss": kd_no_t_squared}),
-    Mutant("KL in the reverse direction KL(student || teacher)", ("distillation_value",),
-           {"distillation_loss": kd_reverse_direction}),
-    Mutant("probabilities instead of log-probabilities into F.kl_div", ("distillation_value",),
-           {"distillation_loss": kd_probabilities_into_kl_div}),
-    Mutant("summed over the batch instead of the batch mean", ("distillation_value",),
-           {"distillation_loss": kd_sum_over_batch}),
-    Mutant("teacher not detached in distillation_loss", ("distillation_gradients",),
-           {"distillation_loss": kd_teacher_not_detached}),
-    Mutant("log of softmax probabilities (underflows for large logits)", ("distillation_stable_and_checked",),
-           {"distillation_loss": kd_log_of_softmax}),
-    Mutant("no input validation in distillation_loss", ("distillation_stable_and_checked",),
-           {"distillation_loss": kd_no_validation}),
-    Mutant("alpha applied to the wrong term", ("self_distillation_value", "self_distillation_gradients",
-                                               "self_distillation_alpha_limits"),
-           {"self_distillation_loss": sd_alpha_swapped}),
-    Mutant("deepest exit distilled into itself (loop over exits 2..K)",
-           ("self_distillation_value", "self_distillation_gradients"),
-           {"self_distillation_loss": sd_deepest_into_itself}),
-    Mutant("teacher not detached in self_distillation_loss", ("self_distillation_gradients",),
-           {"self_distillation_loss": sd_teacher_not_detached}),
-    Mutant("deepest exit keeps a full-weight CE", ("self_distillation_value", "self_distillation_alpha_limits"),
-           {"self_distillation_loss": sd_deepest_full_ce}),
-    Mutant("averaged over exits instead of summed", ("self_distillation_value", "self_distillation_alpha_limits"),
-           {"self_distillation_loss": sd_mean_over_exits}),
-    Mutant("hint target (deepest features) not detached", ("self_distillation_feature_hint",),
-           {"self_distillation_loss": sd_hint_not_detached}),
+    Mutant(
+        "KL in the reverse direction KL(student || teacher)",
+        ("distillation_value",),
+        {"distillation_loss": kd_reverse_direction},
+    ),
+    Mutant(
+        "probabilities instead of log-probabilities into F.kl_div",
+        ("distillation_value",),
+        {"distillation_loss": kd_probabilities_into_kl_div},
+    ),
+    Mutant(
+        "summed over the batch instead of the batch mean",
+        ("distillation_value",),
+        {"distillation_loss": kd_sum_over_batch},
+    ),
+    Mutant(
+        "teacher not detached in distillation_loss",
+        ("distillation_gradients",),
+        {"distillation_loss": kd_teacher_not_detached},
+    ),
+    Mutant(
+        "log of softmax probabilities (underflows for large logits)",
+        ("distillation_stable_and_checked",),
+        {"distillation_loss": kd_log_of_softmax},
+    ),
+    Mutant(
+        "no input validation in distillation_loss",
+        ("distillation_stable_and_checked",),
+        {"distillation_loss": kd_no_validation},
+    ),
+    Mutant(
+        "alpha applied to the wrong term",
+        ("self_distillation_value", "self_distillation_gradients", "self_distillation_alpha_limits"),
+        {"self_distillation_loss": sd_alpha_swapped},
+    ),
+    Mutant(
+        "deepest exit distilled into itself (loop over exits 2..K)",
+        ("self_distillation_value", "self_distillation_gradients"),
+        {"self_distillation_loss": sd_deepest_into_itself},
+    ),
+    Mutant(
+        "teacher not detached in self_distillation_loss",
+        ("self_distillation_gradients",),
+        {"self_distillation_loss": sd_teacher_not_detached},
+    ),
+    Mutant(
+        "deepest exit keeps a full-weight CE",
+        ("self_distillation_value", "self_distillation_alpha_limits"),
+        {"self_distillation_loss": sd_deepest_full_ce},
+    ),
+    Mutant(
+        "averaged over exits instead of summed",
+        ("self_distillation_value", "self_distillation_alpha_limits"),
+        {"self_distillation_loss": sd_mean_over_exits},
+    ),
+    Mutant(
+        "hint target (deepest features) not detached",
+        ("self_distillation_feature_hint",),
+        {"self_distillation_loss": sd_hint_not_detached},
+    ),
     Mutant("feature hint ignored", ("self_distillation_feature_hint",), {"self_distillation_loss": sd_hint_ignored}),
-    Mutant("hint_weight ignored", ("self_distillation_feature_hint",),
-           {"self_distillation_loss": sd_hint_weight_ignored}),
+    Mutant(
+        "hint_weight ignored", ("self_distillation_feature_hint",), {"self_distillation_loss": sd_hint_weight_ignored}
+    ),
     Mutant("model not seeded", ("train_fresh_seeded_model",), {"train_exit_model": train_unseeded}),
-    Mutant("cache config without the objective", ("train_cache_key_includes_run",),
-           {"train_exit_model": train_config_without_objective}),
-    Mutant("cache config without the seed", ("train_cache_key_includes_run",),
-           {"train_exit_model": train_config_without_seed}),
-    Mutant("loss_fn ignored (trains on a plain sum of CE)", ("train_uses_loss_and_budget",),
-           {"train_exit_model": train_ignores_loss_fn}),
+    Mutant(
+        "cache config without the objective",
+        ("train_cache_key_includes_run",),
+        {"train_exit_model": train_config_without_objective},
+    ),
+    Mutant(
+        "cache config without the seed",
+        ("train_cache_key_includes_run",),
+        {"train_exit_model": train_config_without_seed},
+    ),
+    Mutant(
+        "loss_fn ignored (trains on a plain sum of CE)",
+        ("train_uses_loss_and_budget",),
+        {"train_exit_model": train_ignores_loss_fn},
+    ),
     Mutant("fixed number of epochs", ("train_uses_loss_and_budget",), {"train_exit_model": train_fixed_budget}),
 ]

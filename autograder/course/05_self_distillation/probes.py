@@ -4,6 +4,7 @@ They hold no reference answers. `self_distillation_run` temporarily puts the cou
 distillation_loss in place of the student's while it runs, so a self-distillation test grades only
 self_distillation_loss (a partial submission earns the points of the functions it solved).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -44,8 +45,10 @@ def _grad(t: torch.Tensor) -> torch.Tensor | None:
 
 def _scalar(value: Any, what: str) -> torch.Tensor:
     if not isinstance(value, torch.Tensor) or value.numel() != 1:
-        raise TypeError(f"{what} must return a scalar tensor, got "
-                        f"{type(value).__name__}{'' if not isinstance(value, torch.Tensor) else tuple(value.shape)}")
+        raise TypeError(
+            f"{what} must return a scalar tensor, got "
+            f"{type(value).__name__}{'' if not isinstance(value, torch.Tensor) else tuple(value.shape)}"
+        )
     if not value.requires_grad:
         raise TypeError(f"{what} returned a tensor without a gradient (was it detached or built with .item()?)")
     return value.reshape(())
@@ -85,17 +88,29 @@ def error_name(ns: dict, name: str, *args: Any, **kwargs: Any) -> str:
         return raised_error_name(ns[name], *args, **kwargs)
 
 
-def self_distillation_run(ns: dict, exit_logits: list, y: torch.Tensor, alpha: float, T: float,
-                          features: list | None = None, hint_weight: float = 0.0) -> dict:
+def self_distillation_run(
+    ns: dict,
+    exit_logits: list,
+    y: torch.Tensor,
+    alpha: float,
+    T: float,
+    features: list | None = None,
+    hint_weight: float = 0.0,
+) -> dict:
     """Call self_distillation_loss on leaf tensors with the course's distillation_loss in place."""
     logits = [_leaf(z) for z in exit_logits]
     feats = None if features is None else [_leaf(f) for f in features]
     with _course_distillation(ns):
-        loss = _scalar(ns["self_distillation_loss"](logits, y, alpha, T, features=feats, hint_weight=hint_weight),
-                       "self_distillation_loss")
+        loss = _scalar(
+            ns["self_distillation_loss"](logits, y, alpha, T, features=feats, hint_weight=hint_weight),
+            "self_distillation_loss",
+        )
     loss.backward()
-    return {"loss": loss.detach(), "grads": [_grad(z) for z in logits],
-            "feature_grads": None if feats is None else [_grad(f) for f in feats]}
+    return {
+        "loss": loss.detach(),
+        "grads": [_grad(z) for z in logits],
+        "feature_grads": None if feats is None else [_grad(f) for f in feats],
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,8 +124,10 @@ def tiny_splits(seed: int = 0, channels: int = 2, classes: int = 5, side: int = 
     import course_lib as cl
 
     g = torch.Generator().manual_seed(seed)
-    make = lambda n: (torch.rand(n, channels, side, side, generator=g),  # noqa: E731
-                      torch.randint(0, classes, (n,), generator=g))
+
+    def make(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.rand(n, channels, side, side, generator=g), torch.randint(0, classes, (n,), generator=g)
+
     (Xtr, ytr), (Xv, yv), (Xte, yte) = make(48), make(16), make(16)
     return cl.data.Splits("tiny", Xtr, ytr, Xv, yv, Xte, yte, tuple(str(c) for c in range(classes)))
 
@@ -141,10 +158,12 @@ def reproducible_training() -> Iterator[None]:
     algorithms = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
     fit = training.fit
     if "amp" in inspect.signature(fit).parameters:
+
         @functools.wraps(fit)
         def fit_without_amp(*args: Any, **kwargs: Any) -> Any:
             kwargs.setdefault("amp", "off")
             return fit(*args, **kwargs)
+
         training.fit = fit_without_amp
     torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     torch.use_deterministic_algorithms(True, warn_only=True)
@@ -172,15 +191,30 @@ def train_runs(ns: dict, runs: list[dict], shared_cache: bool) -> list[dict]:
     try:
         for i, run in enumerate(runs):
             os.environ["COURSE_CACHE_DIR"] = os.path.join(root, "shared" if shared_cache else f"run{i}")
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
-                    reproducible_training():
-                result = ns["train_exit_model"](LOSSES[run["loss"]], dict(run["config"]), splits, dict(TINY_ARCH),
-                                                run["seed"], run["num_epochs"], 0.05, batch_size=16)
+            with (
+                contextlib.redirect_stdout(io.StringIO()),
+                contextlib.redirect_stderr(io.StringIO()),
+                reproducible_training(),
+            ):
+                result = ns["train_exit_model"](
+                    LOSSES[run["loss"]],
+                    dict(run["config"]),
+                    splits,
+                    dict(TINY_ARCH),
+                    run["seed"],
+                    run["num_epochs"],
+                    0.05,
+                    batch_size=16,
+                )
             if not isinstance(result, tuple) or len(result) != 2 or not isinstance(result[0], torch.nn.Module):
                 raise TypeError("train_exit_model must return (model, history)")
             model, history = result
-            out.append({"state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-                        "num_records": len(history) if isinstance(history, list) else -1})
+            out.append(
+                {
+                    "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+                    "num_records": len(history) if isinstance(history, list) else -1,
+                }
+            )
     finally:
         if previous is None:
             os.environ.pop("COURSE_CACHE_DIR", None)

@@ -26,22 +26,27 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
     """
     for name, value in (("student_logits", student_logits), ("teacher_logits", teacher_logits)):
         if not isinstance(value, torch.Tensor) or value.ndim != 2:
-            raise ValueError(f"{name} must be a tensor of shape (N, C), got "
-                             f"{tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__}")
+            raise ValueError(
+                f"{name} must be a tensor of shape (N, C), got "
+                f"{tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__}"
+            )
     if teacher_logits.shape != student_logits.shape:
-        raise ValueError(f"teacher_logits must have the shape of student_logits {tuple(student_logits.shape)}, "
-                         f"got {tuple(teacher_logits.shape)}")
+        raise ValueError(
+            f"teacher_logits must have the shape of student_logits {tuple(student_logits.shape)}, "
+            f"got {tuple(teacher_logits.shape)}"
+        )
     if not T > 0:
         raise ValueError(f"T must be positive, got {T!r}")
     log_q = F.log_softmax(student_logits / T, dim=1)
     log_p = F.log_softmax(teacher_logits.detach() / T, dim=1)
     kl = (log_p.exp() * (log_p - log_q)).sum(dim=1)
-    return (T ** 2) * kl.mean()
+    return (T**2) * kl.mean()
 
 
 # cell 05-11
-def self_distillation_loss(exit_logits: list, y: torch.Tensor, alpha: float, T: float,
-                           features: list | None = None, hint_weight: float = 0.0) -> torch.Tensor:
+def self_distillation_loss(
+    exit_logits: list, y: torch.Tensor, alpha: float, T: float, features: list | None = None, hint_weight: float = 0.0
+) -> torch.Tensor:
     """Self-distillation objective over all exits (the deepest exit is the teacher).
 
     Args:
@@ -87,8 +92,17 @@ def self_distillation_loss(exit_logits: list, y: torch.Tensor, alpha: float, T: 
 
 
 # cell 05-14
-def train_exit_model(loss_fn, config: dict, splits, arch: dict, seed: int, num_epochs: int, lr: float,
-                     batch_size: int = 128, augment: str | None = "shift"):
+def train_exit_model(
+    loss_fn,
+    config: dict,
+    splits,
+    arch: dict,
+    seed: int,
+    num_epochs: int,
+    lr: float,
+    batch_size: int = 128,
+    augment: str | None = "shift",
+):
     """Train a fresh, seeded EarlyExitResNet with loss_fn(exit_logits, y) through cl.training.fit.
 
     Args:
@@ -109,9 +123,23 @@ def train_exit_model(loss_fn, config: dict, splits, arch: dict, seed: int, num_e
     loaders = cl.data.make_loaders(splits, batch_size=batch_size, seed=seed)
     cl.env.set_seed(seed)
     model = cl.models.EarlyExitResNet(num_classes=splits.num_classes, in_channels=splits.input_shape[0], **arch)
-    run_config = {"name": "05-run", **config, "seed": seed, "arch": dict(arch), "batch_size": batch_size,
-                  "dataset": splits.name}
-    history = cl.training.fit(model, loaders["train"], num_epochs=num_epochs, lr=lr, loss_fn=loss_fn,
-                              val_loader=loaders["val"], augment=augment, config=run_config,
-                              desc=f"{run_config['name']} seed {seed}")
+    run_config = {
+        "name": "05-run",
+        **config,
+        "seed": seed,
+        "arch": dict(arch),
+        "batch_size": batch_size,
+        "dataset": splits.name,
+    }
+    history = cl.training.fit(
+        model,
+        loaders["train"],
+        num_epochs=num_epochs,
+        lr=lr,
+        loss_fn=loss_fn,
+        val_loader=loaders["val"],
+        augment=augment,
+        config=run_config,
+        desc=f"{run_config['name']} seed {seed}",
+    )
     return model, history

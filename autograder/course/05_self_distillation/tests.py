@@ -1,4 +1,5 @@
 """Hidden tests of 05_self_distillation (distillation loss, self-distillation objective, training runs)."""
+
 from __future__ import annotations
 
 import torch
@@ -32,16 +33,21 @@ def _is_zero(grad) -> bool:
 # ---------------------------------------------------------------------------------------------
 # Exercise 1: distillation_loss (3 points)
 
+
 @SUITE.test(grade_id="test_distillation_loss", points=1, uses=("distillation_loss",))
 def distillation_value(student):
     """distillation_loss matches T^2 * KL(teacher || student), batch mean, for several temperatures"""
     for i, (n, c, T) in enumerate([(32, 10, 1.0), (17, 5, 3.0), (40, 100, 0.5), (8, 2, 6.0)]):
         s, t = _logits(100 + i, n, c), _logits(200 + i, n, c)
         out = student.call("distillation_loss", s, t, T)
-        expect(isinstance(out, torch.Tensor) and out.numel() == 1,
-               "distillation_loss should return a scalar tensor")
-        expect_close(out.reshape(()), SUITE.reference().distillation_loss(s, t, T),
-                     f"distillation loss of random logits at T={T}", atol=1e-6, rtol=1e-4)
+        expect(isinstance(out, torch.Tensor) and out.numel() == 1, "distillation_loss should return a scalar tensor")
+        expect_close(
+            out.reshape(()),
+            SUITE.reference().distillation_loss(s, t, T),
+            f"distillation loss of random logits at T={T}",
+            atol=1e-6,
+            rtol=1e-4,
+        )
 
 
 @SUITE.test(grade_id="test_distillation_loss", points=1, uses=("distillation_loss",))
@@ -50,12 +56,12 @@ def distillation_gradients(student):
     s, t = _logits(300, 24, 10), _logits(301, 24, 10)
     for T in (1.0, 4.0):
         got = student.probe(SUITE.probes().distillation_run, s, t, T)
-        expect(_is_zero(got["teacher_grad"]),
-               "the teacher logits received a gradient: the teacher must be detached")
+        expect(_is_zero(got["teacher_grad"]), "the teacher logits received a gradient: the teacher must be detached")
         _, (grad_s, _) = _ref_grads(SUITE.reference().distillation_loss, s, t, T=T)
         expect(got["student_grad"] is not None, "the student logits received no gradient")
-        expect_close(got["student_grad"], grad_s, f"gradient with respect to the student logits at T={T}",
-                     atol=1e-7, rtol=1e-4)
+        expect_close(
+            got["student_grad"], grad_s, f"gradient with respect to the student logits at T={T}", atol=1e-7, rtol=1e-4
+        )
 
 
 @SUITE.test(grade_id="test_distillation_loss", points=1, uses=("distillation_loss",))
@@ -63,16 +69,25 @@ def distillation_stable_and_checked(student):
     """finite and right for extreme logits, zero for identical inputs, ValueError on bad input"""
     s, t = _logits(400, 16, 10, scale=80.0), _logits(401, 16, 10, scale=80.0)
     out = student.call("distillation_loss", s, t, 2.0)
-    expect(isinstance(out, torch.Tensor) and bool(torch.isfinite(out).all()),
-           "distillation_loss is not finite for large logits (use log_softmax, not log of softmax)")
-    expect_close(out.reshape(()), SUITE.reference().distillation_loss(s, t, 2.0), "distillation loss of large logits",
-                 atol=1e-5, rtol=1e-4)
+    expect(
+        isinstance(out, torch.Tensor) and bool(torch.isfinite(out).all()),
+        "distillation_loss is not finite for large logits (use log_softmax, not log of softmax)",
+    )
+    expect_close(
+        out.reshape(()),
+        SUITE.reference().distillation_loss(s, t, 2.0),
+        "distillation loss of large logits",
+        atol=1e-5,
+        rtol=1e-4,
+    )
     same = student.call("distillation_loss", s, s.clone(), 2.0)
     expect(abs(float(same)) < 1e-8, "the distillation loss of a student equal to its teacher should be 0")
     probe = SUITE.probes().error_name
-    bad = [((_logits(1, 8, 10), _logits(2, 8, 5), 2.0), "student and teacher logits of different shapes"),
-           ((_logits(1, 8, 10)[0], _logits(2, 8, 10)[0], 2.0), "1-D logits"),
-           ((_logits(1, 8, 10), _logits(2, 8, 10), 0.0), "T = 0")]
+    bad = [
+        ((_logits(1, 8, 10), _logits(2, 8, 5), 2.0), "student and teacher logits of different shapes"),
+        ((_logits(1, 8, 10)[0], _logits(2, 8, 10)[0], 2.0), "1-D logits"),
+        ((_logits(1, 8, 10), _logits(2, 8, 10), 0.0), "T = 0"),
+    ]
     for args, what in bad:
         name = student.probe(probe, "distillation_loss", *args)
         expect(name == "ValueError", f"distillation_loss should raise ValueError for {what} (got {name})")
@@ -80,6 +95,7 @@ def distillation_stable_and_checked(student):
 
 # ---------------------------------------------------------------------------------------------
 # Exercise 2: self_distillation_loss (4 points)
+
 
 def _sd_case(seed: int, k: int, n: int = 20, c: int = 10):
     return list(_logits(seed, n, c, k=k).unbind(0)), _labels(seed + 1, n, c)
@@ -114,8 +130,9 @@ def self_distillation_gradients(student):
         for j in range(k):
             expect(got["grads"][j] is not None, f"exit {j + 1} of {k} received no gradient")
             where = "the deepest exit" if j == k - 1 else f"shallow exit {j + 1}"
-            expect_close(got["grads"][j], want[j], f"gradient of {where} ({k} exits, alpha={alpha})",
-                         atol=1e-7, rtol=1e-4)
+            expect_close(
+                got["grads"][j], want[j], f"gradient of {where} ({k} exits, alpha={alpha})", atol=1e-7, rtol=1e-4
+            )
 
 
 @SUITE.test(grade_id="test_self_distillation_loss", points=1, uses=("self_distillation_loss",))
@@ -146,14 +163,18 @@ def self_distillation_feature_hint(student):
         for j in range(len(feats) - 1):
             expect(fg[j] is not None, f"the features of exit {j + 1} received no gradient")
             expect_close(fg[j], want_f[j], f"hint gradient of exit {j + 1}'s features", atol=1e-7, rtol=1e-4)
-    bad = student.probe(SUITE.probes().error_name, "self_distillation_loss", logits, y, 0.5, 3.0,
-                        features=feats[:2], hint_weight=1.0)
-    expect(bad == "ValueError", f"self_distillation_loss should raise ValueError when features has the wrong "
-                                f"number of entries (got {bad})")
+    bad = student.probe(
+        SUITE.probes().error_name, "self_distillation_loss", logits, y, 0.5, 3.0, features=feats[:2], hint_weight=1.0
+    )
+    expect(
+        bad == "ValueError",
+        f"self_distillation_loss should raise ValueError when features has the wrong number of entries (got {bad})",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Exercise 3: train_exit_model (3 points)
+
 
 def _run(loss: str, config: dict, seed: int, num_epochs: int) -> dict:
     return {"loss": loss, "config": config, "seed": seed, "num_epochs": num_epochs}
@@ -192,11 +213,15 @@ def train_fresh_seeded_model(student):
     runs = [_run("sum_ce", cfg, 3, 1), _run("sum_ce", cfg, 3, 1), _run("sum_ce", cfg, 4, 1)]
     got = student.probe(SUITE.probes().train_runs, runs, False)
     expect(all(r["state"] for r in got), "the returned model has no weights")
-    expect(_same_run(got[0]["state"], got[1]["state"]),
-           "two runs with the same seed, objective and data ended with different weights: seed the run "
-           "(model initialisation, shuffling, augmentation) from `seed`")
-    expect(not _same_run(got[0]["state"], got[2]["state"]),
-           "runs with different seeds ended with (nearly) identical weights")
+    expect(
+        _same_run(got[0]["state"], got[1]["state"]),
+        "two runs with the same seed, objective and data ended with different weights: seed the run "
+        "(model initialisation, shuffling, augmentation) from `seed`",
+    )
+    expect(
+        not _same_run(got[0]["state"], got[2]["state"]),
+        "runs with different seeds ended with (nearly) identical weights",
+    )
 
 
 @SUITE.test(grade_id="test_train_exit_model", points=1, uses=("train_exit_model",))
@@ -204,30 +229,40 @@ def train_cache_key_includes_run(student):
     """the checkpoint cache tells objectives and seeds apart and reloads an identical run"""
     a = {"name": "probe", "objective": "sum_ce"}
     b = {"name": "probe", "objective": "first_exit_ce"}
-    runs = [_run("sum_ce", a, 5, 1), _run("first_exit_ce", b, 5, 1), _run("sum_ce", a, 6, 1),
-            _run("sum_ce", a, 5, 1)]
+    runs = [_run("sum_ce", a, 5, 1), _run("first_exit_ce", b, 5, 1), _run("sum_ce", a, 6, 1), _run("sum_ce", a, 5, 1)]
     got = student.probe(SUITE.probes().train_runs, runs, True)
-    expect(not _same_state(got[0]["state"], got[1]["state"]),
-           "a run with another objective loaded the first run's checkpoint: put the objective's config "
-           "into the config given to fit")
-    expect(not _same_state(got[0]["state"], got[2]["state"]),
-           "a run with another seed loaded the first run's checkpoint: put the seed into the config given to fit")
-    expect(_same_state(got[0]["state"], got[3]["state"]),
-           "re-running an identical run did not give back the same weights (is the config passed to fit?)")
+    expect(
+        not _same_state(got[0]["state"], got[1]["state"]),
+        "a run with another objective loaded the first run's checkpoint: put the objective's config "
+        "into the config given to fit",
+    )
+    expect(
+        not _same_state(got[0]["state"], got[2]["state"]),
+        "a run with another seed loaded the first run's checkpoint: put the seed into the config given to fit",
+    )
+    expect(
+        _same_state(got[0]["state"], got[3]["state"]),
+        "re-running an identical run did not give back the same weights (is the config passed to fit?)",
+    )
 
 
 @SUITE.test(grade_id="test_train_exit_model", points=1, uses=("train_exit_model",))
 def train_uses_loss_and_budget(student):
     """trains with the given loss for exactly num_epochs epochs on a model shaped like the data"""
     cfg = {"name": "probe", "objective": "first_exit_ce"}
-    got = student.probe(SUITE.probes().train_runs, [_run("first_exit_ce", cfg, 7, 0), _run("first_exit_ce", cfg, 7, 2)],
-                        False)
+    got = student.probe(
+        SUITE.probes().train_runs, [_run("first_exit_ce", cfg, 7, 0), _run("first_exit_ce", cfg, 7, 2)], False
+    )
     expect(got[1]["num_records"] == 2, "the history should hold one record per epoch of the requested budget")
     before, after = got[0]["state"], got[1]["state"]
     head = [k for k in before if k.startswith("exits.2.") and k.endswith(("weight", "bias"))]
     first = [k for k in before if k.startswith("exits.0.") and k.endswith("weight")]
     expect(bool(head) and bool(first), "the model does not look like an EarlyExitResNet with 3 exits")
-    expect(all(torch.equal(before[k], after[k]) for k in head),
-           "a loss that only uses the first exit changed the final exit's weights: train with the given loss_fn")
-    expect(not all(torch.equal(before[k], after[k]) for k in first),
-           "training with the given loss did not change the first exit")
+    expect(
+        all(torch.equal(before[k], after[k]) for k in head),
+        "a loss that only uses the first exit changed the final exit's weights: train with the given loss_fn",
+    )
+    expect(
+        not all(torch.equal(before[k], after[k]) for k in first),
+        "training with the given loss did not change the first exit",
+    )

@@ -1,4 +1,5 @@
 """Known-wrong versions of __STEM__'s graded functions: every hidden test must fail on at least one of them."""
+
 from __future__ import annotations
 
 import torch
@@ -19,6 +20,9 @@ def _without_minlength(exit_index: torch.Tensor, num_exits: int) -> torch.Tensor
 
 MUTANTS = [
     Mutant("counts instead of shares", ("exit_fractions_match_the_reference",), {"exit_fractions": _counts}),
-    Mutant("bincount without minlength drops unused exits", ("exit_fractions_keep_unused_exits",),
-           {"exit_fractions": _without_minlength}),
+    Mutant(
+        "bincount without minlength drops unused exits",
+        ("exit_fractions_keep_unused_exits",),
+        {"exit_fractions": _without_minlength},
+    ),
 ]

@@ -4,6 +4,7 @@ Each test grades one behaviour of one graded function, compares with the referen
 cells into reference.py by `python -m autograder release`) on fresh seeded inputs, and has a message that names the
 mistake without giving the answer. Every test needs a mutant in mutants.py that it catches.
 """
+
 from __future__ import annotations
 
 import torch
@@ -25,8 +26,11 @@ def exit_fractions_match_the_reference(student: Student) -> None:
     for seed, (n, num_exits) in enumerate([(50, 3), (7, 4), (1, 2)]):
         exit_index = _exit_index(n, num_exits, seed)
         actual = student.call("exit_fractions", exit_index.clone(), num_exits)
-        expect_close(actual, ref.exit_fractions(exit_index, num_exits),
-                     f"exit_fractions on {n} samples and {num_exits} exits (shares, not counts)")
+        expect_close(
+            actual,
+            ref.exit_fractions(exit_index, num_exits),
+            f"exit_fractions on {n} samples and {num_exits} exits (shares, not counts)",
+        )
 
 
 @SUITE.test("test_exit_fractions", points=1, uses=["exit_fractions"])
