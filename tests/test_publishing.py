@@ -66,7 +66,7 @@ def test_a_fork_changes_one_line_and_the_release_stamps_it_everywhere(tmp_path: 
                 f"colab.research.google.com/github/some-university/dynamic-inference-fork/blob/main/"
                 f"notebooks/{stem}.ipynb" in text
             )
-    assert f"REPOSITORY = {FORK!r}" in (root / "course_lib/release_info.py").read_text()
+    assert f'REPOSITORY = "{FORK}"' in (root / "course_lib/release_info.py").read_text()
     assert FORK in (root / "autograder/tools/grade_on_colab.ipynb").read_text()
     assert old.removeprefix("https://github.com/") not in (root / "README.md").read_text()
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,13 +25,13 @@ def _copy_repository(target: Path) -> Path:
     listed = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True, capture_output=True, text=True
     ).stdout.splitlines()
-    archive = target.parent / "repo.tar"
+    archive = target.parent / "repo.tar"  # extracted with the files' own modes (readable by the runner's user)
     with tarfile.open(archive, "w") as tar:
         for rel in listed:
             if (ROOT / rel).is_file() and not rel.startswith((".venv", "build/", "runs/")):
                 tar.add(ROOT / rel, arcname=rel)
     with tarfile.open(archive) as tar:
-        tar.extractall(target, filter="data")
+        tar.extractall(target, filter="tar")
     return target
 
 
@@ -38,11 +41,21 @@ def _run(root: Path, *args: str, timeout: float = 600) -> subprocess.CompletedPr
 
 
 @pytest.fixture(scope="module")
-def scaffolded(tmp_path_factory) -> Path:
-    root = _copy_repository(tmp_path_factory.mktemp("course"))
-    made = _run(root, "-m", "autograder", "new", STEM, "--title", "A demo notebook")
-    assert made.returncode == 0, made.stdout + made.stderr
-    return root
+def scaffolded() -> Iterator[Path]:
+    # Not under pytest's tmp folder: that is private to this user (0700), and the grader's sandboxed runner drops
+    # to an unprivileged user that must be able to read the course package it imports.
+    folder = Path(tempfile.mkdtemp(prefix="scaffold-"))
+    folder.chmod(0o755)
+    root = folder / "course"
+    root.mkdir()
+    root.chmod(0o755)
+    try:
+        _copy_repository(root)
+        made = _run(root, "-m", "autograder", "new", STEM, "--title", "A demo notebook")
+        assert made.returncode == 0, made.stdout + made.stderr
+        yield root
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.mark.slow
