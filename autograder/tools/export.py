@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
-SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")  # as in release.py, which imports this module
+SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")  # release.py takes its markers from here
 GRADED_SUFFIX = "_impl"
 IMPORTS_ID = "imports"
 SETUP_ID = "setup"

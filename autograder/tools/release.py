@@ -56,8 +56,7 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
-BEGIN_SOLUTION = "### BEGIN SOLUTION"
-END_SOLUTION = "### END SOLUTION"
+BEGIN_SOLUTION, END_SOLUTION = export.SOLUTION_MARKERS  # one definition, shared with the reference export
 BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
 END_HIDDEN = "### END HIDDEN TESTS"
 MARKERS = (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN, END_HIDDEN)

@@ -18,12 +18,10 @@ import re
 import sys
 from pathlib import Path
 
-from autograder import content
 from autograder.tools.release import ROOT, STEM_RE
 
-__all__ = ["TEMPLATE_DIR", "TEMPLATE_FILES", "new_notebook", "main"]
+__all__ = ["TEMPLATE_FILES", "ScaffoldError", "new_notebook", "main"]
 
-TEMPLATE_DIR = content.COURSE_DIR / "_template"
 TEMPLATE_FILES = ("tests.py", "mutants.py", "hints.py")
 
 
