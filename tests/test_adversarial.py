@@ -195,6 +195,8 @@ def _verdict(attack: Attack, batch: dict) -> dict:
         t = tests.get(name)
         if t is None or t["state"] != "passed":
             problems.append(f"honest part {name} did not pass: {t}")
+    if attack.check is not None:
+        problems += attack.check(record, batch)
     return {
         "held": not problems,
         "problems": problems,

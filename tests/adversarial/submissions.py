@@ -8,8 +8,11 @@ the grader's runner.
 
 from __future__ import annotations
 
+import copy
+import importlib
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +35,9 @@ class Attack:
     category: str = "code"  # code | format | names (for the figure)
     relpath_hint: str = ""  # for submissions whose student name is odd (found by relpath)
     extra: dict = field(default_factory=dict)
+    stem: str = S.STEM  # the notebook it attacks (a course stem for the attacks on real notebooks)
+    klass: int = 0  # the weakness class of issue 17 it belongs to (1-9; 0: the earlier attacks)
+    check: Callable[[dict | None, dict], list[str]] | None = None  # extra problems: (its record, the batch)
 
 
 READ_SECRETS = '''import os
@@ -202,6 +208,57 @@ def _fill(template: str, **values: object) -> str:
     for key, value in values.items():
         template = template.replace(f"__{key}__", str(value))
     return template
+
+
+# Attacks added per weakness class live in their own modules, each with
+# `add_attacks(ctx: BuildContext) -> None`; build() calls every module listed here.
+ATTACK_MODULES = (
+    "adversarial.sandbox_attacks",
+    "adversarial.identity_attacks",
+    "adversarial.protocol_attacks",
+    "adversarial.evidence_attacks",
+    "adversarial.library_attacks",
+)
+
+
+@dataclass
+class BuildContext:
+    """What an attack module needs to write its submissions into the batch."""
+
+    base: Path
+    subs: Path
+    hidden_file: Path
+    out: Path
+    root: Path
+    mark: str
+    sandboxed: bool
+    attacks: dict[str, Attack]
+
+    def add(self, attack: Attack, nb: dict | str | bytes, name: str | None = None) -> Path:
+        """Write `nb` as subs/<student>/<name> (default: the attacked stem's file name) and register `attack`."""
+        self.attacks[attack.student] = attack
+        return S.write(self.subs / attack.student / (name or f"{attack.stem}.ipynb"), nb)
+
+    def course_notebook(self, stem: str, replace: dict[str, str] | None = None) -> dict:
+        """The release notebook of course `stem` with every solution cell filled with the solution's code,
+        except the cells whose grade_id is in `replace` (their source is the given text)."""
+        return course_notebook(self.root, stem, replace)
+
+
+def course_notebook(root: Path, stem: str, replace: dict[str, str] | None = None) -> dict:
+    """A solved student copy of a real course notebook, some solution cells replaced (plain dict)."""
+    import nbformat
+
+    from autograder.tools.samples import fill_cells
+
+    release = nbformat.read(root / "notebooks" / f"{stem}.ipynb", as_version=4)
+    solution = nbformat.read(root / "solutions" / f"{stem}.ipynb", as_version=4)
+    nb = fill_cells(release, solution)
+    for cell in nb.cells:
+        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if replace and gid in replace:
+            cell.source = replace[gid]
+    return copy.deepcopy(json.loads(nbformat.writes(nb)))
 
 
 def build(
@@ -389,4 +446,13 @@ def build(
     long = "c04_" + "L" * 240
     S.write(subs / long / f"{S.STEM}.ipynb", S.release())
     attacks["c04"] = Attack("c04", "a 244-character folder name", zero=ALL_TESTS, category="names", relpath_hint=long)
+    ctx = BuildContext(base, subs, hidden_file, out, root, mark, sandboxed, attacks)
+    for module_name in ATTACK_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:
+            if err.name != module_name:
+                raise
+            continue
+        module.add_attacks(ctx)
     return subs, attacks
