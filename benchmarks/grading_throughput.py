@@ -61,9 +61,7 @@ def measure(samples: Path, workers: int, test_timeout: float) -> dict:
         "wall_s": round(wall, 2),
         "s_per_submission": round(wall / max(1, len(records)), 2),
         "mean_grade_s_by_stem": {k: round(sum(v) / len(v), 2) for k, v in per_stem.items()},
-        "points": {
-            f"{r.get('student')}/{r.get('stem')}": f"{r.get('points'):g}/{r.get('max_points'):g}" for r in records
-        },
+        "points": {f"{r.student}/{r.stem}": f"{r.points:g}/{r.max_points:g}" for r in records},
     }
 
 
