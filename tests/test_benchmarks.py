@@ -196,3 +196,27 @@ def test_fullsize_estimate_rejects_a_broken_log(tmp_path) -> None:
         fe.parse_fit_log(path)
     path.write_text(_fit_line() + "\n")
     assert fe.parse_fit_log(path)[0].notebook == "03_early_exit"  # no stem field: the file's name
+
+
+def test_grading_throughput_and_ab_on_one_notebook(tmp_path) -> None:
+    """The grading section's two scripts run end to end on one solved notebook (they broke once unnoticed)."""
+    import shutil
+
+    from autograder.tools.samples import write_samples
+    from benchmarks import grading_ab, grading_throughput
+
+    samples = tmp_path / "samples"
+    write_samples(samples, ["00_orientation"])
+    for folder in samples.iterdir():
+        if folder.is_dir() and folder.name != "reference":
+            shutil.rmtree(folder)
+    row = grading_throughput.measure(samples, 1, 20.0)
+    assert row["submissions"] == 1 and row["points"] == {"reference/00_orientation": "4/4"}, row
+    out = tmp_path / "ab.json"
+    code = grading_ab.main(
+        ["--before", str(ROOT), "--stems", "00_orientation", "--students", "reference", "--rounds", "1"]
+        + ["--json", str(out)]
+    )
+    result = json.loads(out.read_text())
+    assert code == 0 and result["notebooks"] == 1 and result["points_that_differ"] == [], result
+    assert result["after_over_before"] > 0
