@@ -215,6 +215,8 @@ def _write_summary(path: Path, batch: dict) -> None:
                 "name": name,
                 "what": attack.what,
                 "category": attack.category,
+                "klass": attack.klass,
+                "stem": attack.stem,
                 "held": v["held"],
                 "lost": v["lost"],
                 "skipped": v["skipped"],
