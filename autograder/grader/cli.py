@@ -34,10 +34,22 @@ RULES = """\
 Which notebook: notebook metadata course.stem; else a known stem in the file name; else a two-digit
 number in the file name that starts exactly one known stem; else content similarity with the release
 notebooks (--release-dir) and the graded function names of the hidden suites.
-Which student: nbgrader submitted/<student>/<assignment>/<file>; else the folder holding the notebook
-(below the folder or zip given on the command line); else the file name without the stem
+If the metadata and the file name name different known notebooks, the one whose graded functions
+the notebook defines more of is graded (a tie keeps the metadata), and the record says so.
+Which student: the top-level entry of what was collected, nothing deeper: nbgrader
+submitted/<student>/<assignment>/<file>; else the first folder below the folder given on the command
+line (folders named submissions, submitted, notebooks or after the notebook are skipped), whatever
+lies deeper, including the member paths of an archive in that folder (an archive in a student's
+folder speaks only for that student); for a zip given directly (an LMS export) or lying at the top
+of the folder, the same rules on each member path; else the file name without the stem
 (03_early_exit_alice.ipynb -> alice); else the file name. A notebook given directly as a file uses
 its file name only (or the nbgrader layout of its full path).
+Two or more files of one student for one notebook (--duplicates): newest (default) counts the file
+with the latest LMS timestamp in its name (2024-03-05-14-30-00 style), else the highest resubmission
+counter (name (1).ipynb, name-2.ipynb), else the latest modification time, ties broken by the path;
+best grades all and counts the highest score (ties: newest). Every file keeps its record in
+results.jsonl; the gradebook (gradebook.txt) lists which file counted and which were set aside.
+Exit status 3 when no submission could be identified as a known notebook.
 Cells run (--cells definitions): setup cells, solution cells (nbgrader metadata, or cells defining a
 graded function when metadata is lost) and cells whose top level only imports/defines/assigns;
 test cells never run. --cells all: every cell that is not a test cell."""
@@ -48,9 +60,19 @@ class Submission:
     """One notebook file to grade: where it came from and how to read its bytes."""
 
     source: str
-    relpath: str
+    relpath: str  # what the record shows: the path below the collected folder, `<archive>!<member>` in an archive
     read: Callable[[], bytes]
     error: str = ""
+    container: str = ""  # an archive member: the archive's path below the collected folder (its name if given)
+    member: str = ""  # an archive member: its path inside the archive
+    mtime: float | None = None  # the file's (or archive member's) modification time
+    given: bool = False  # a file given directly on the command line (no folder names its student)
+
+    def student(self, stem: str | None) -> tuple[str, str]:
+        """Who this submission belongs to (notebook.identify_student's rules on where it was collected)."""
+        if self.member:
+            return nbmod.identify_student(self.container, stem, member=self.member)
+        return nbmod.identify_student(self.relpath, stem, root_is_container=not self.given)
 
 
 def _file_reader(path: Path) -> Callable[[], bytes]:
@@ -72,13 +94,18 @@ def _unsafe_member(name: str) -> str:
     return ""
 
 
-def _zip_submissions(path: Path, shown: str) -> list[Submission]:
+def _zip_submissions(path: Path, shown: str, container: str = "") -> list[Submission]:
+    """The notebooks of an archive; `container` is its path below the collected folder ('' if given directly)."""
     subs: list[Submission] = []
+    inner = len(PurePosixPath(container).parts) > 1  # lies in a (student's) folder: show where
+    owner = container or path.name
     try:
         zf = zipfile.ZipFile(path)
         infos = zf.infolist()
     except (zipfile.BadZipFile, OSError) as err:
-        return [Submission(shown, path.name, lambda: b"", f"not a readable zip archive ({err})")]
+        return [
+            Submission(shown, owner, lambda: b"", f"not a readable zip archive ({err})", container=owner, member="")
+        ]
     total = 0
     count = 0
     for info in infos:
@@ -90,6 +117,11 @@ def _zip_submissions(path: Path, shown: str) -> list[Submission]:
         if not why and any(p.startswith(".") or p == "__MACOSX" for p in parts):
             continue  # hidden files and macOS resource forks
         source = f"{shown}!{name}"
+        relpath = f"{container}!{name}" if inner else name
+        try:
+            mtime: float | None = time.mktime((*info.date_time, 0, 0, -1))
+        except (OverflowError, ValueError):
+            mtime = None
         mode = info.external_attr >> 16
         if not why and stat.S_ISLNK(mode):
             why = "symbolic link"
@@ -102,7 +134,7 @@ def _zip_submissions(path: Path, shown: str) -> list[Submission]:
         if not why and total > ZIP_TOTAL_LIMIT:
             why = "archive expands beyond the size limit"
         if why:
-            subs.append(Submission(source, name, lambda: b"", f"zip member refused: {why}"))
+            subs.append(Submission(source, relpath, lambda: b"", f"zip member refused: {why}", owner, name, mtime))
             continue
 
         def read(info: zipfile.ZipInfo = info) -> bytes:
@@ -112,7 +144,7 @@ def _zip_submissions(path: Path, shown: str) -> list[Submission]:
                 raise ValueError("zip member expands beyond the size limit")
             return data
 
-        subs.append(Submission(source, name, read))
+        subs.append(Submission(source, relpath, read, "", owner, name, mtime))
     zf.close()
     return subs
 
@@ -132,9 +164,9 @@ def collect_submissions(paths: list[str]) -> tuple[list[Submission], list[str]]:
                 if any(p.startswith(".") or p == "__MACOSX" for p in rel.parts) or not item.is_file():
                     continue
                 if item.suffix.lower() == ".ipynb":
-                    subs.append(Submission(str(item), rel.as_posix(), _file_reader(item)))
+                    subs.append(Submission(str(item), rel.as_posix(), _file_reader(item), mtime=_mtime(item)))
                 elif item.suffix.lower() == ".zip":
-                    subs += _zip_submissions(item, str(item))
+                    subs += _zip_submissions(item, str(item), rel.as_posix())
         elif path.suffix.lower() == ".zip":
             subs += _zip_submissions(path, str(path))
         else:
@@ -143,8 +175,15 @@ def collect_submissions(paths: list[str]) -> tuple[list[Submission], list[str]]:
             relpath = "/".join(parts[lowered.index("submitted") :]) if "submitted" in lowered[:-1] else path.name
             if path.suffix.lower() != ".ipynb":
                 warnings.append(f"{arg}: not a .ipynb file; graded anyway")
-            subs.append(Submission(str(path), relpath, _file_reader(path)))
+            subs.append(Submission(str(path), relpath, _file_reader(path), mtime=_mtime(path), given=True))
     return subs, warnings
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -183,6 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"extra folder searched first for hidden suites <stem>.py (also ${HIDDEN_ENV_VAR})",
     )
     parser.add_argument("--force", action="store_true", help="regrade submissions already in results.jsonl")
+    parser.add_argument(
+        "--duplicates",
+        choices=rep.DUPLICATE_RULES,
+        default="newest",
+        help="which of a student's files for one notebook counts: newest (LMS timestamp or resubmission "
+        "counter in the name, else modification time; the default) or best (highest score)",
+    )
     parser.add_argument("--no-ipython", action="store_true", help="run cells with exec instead of IPython")
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no gradebook table")
     box = parser.add_argument_group("sandbox (docs/grader_security.md)")
@@ -227,13 +273,22 @@ def _grade_one(sub: Submission, ctx: NotebookContext) -> GradeRecord:
     except Exception as err:  # noqa: BLE001 - unreadable file: still a record
         data, error = b"", f"could not read the file ({err})"
     relpath = sub.relpath
-    if error.startswith("zip member refused"):  # an unsafe name never names a student ('x/../../alice/..')
+    # an unsafe member name of an archive at the top never names a student ('x/../../alice/..'); in a
+    # student's folder the folder names the student anyway
+    anonymous = error.startswith("zip member refused") and len(PurePosixPath(sub.container).parts) <= 1
+    if anonymous:
         relpath = (
             f"refused-zip-member-{hashlib.sha1(sub.source.encode()).hexdigest()[:8]}/"
-            f"{PurePosixPath(relpath.replace(chr(92), '/')).name or 'member'}"
+            f"{PurePosixPath(sub.member.replace(chr(92), '/')).name or 'member'}"
         )
     try:
-        return grade_notebook_bytes(data, relpath, sub.source, ctx, read_error=error)
+        record = grade_notebook_bytes(data, relpath, sub.source, ctx, read_error=error)
+        if not anonymous:
+            record.student, record.student_rule = sub.student(record.stem)
+        record.mtime = sub.mtime
+        if record.stem_rule.startswith(nbmod.STEM_CONFLICT):
+            record.reasons.insert(0, record.stem_rule)
+        return record
     except Exception as err:  # noqa: BLE001 - a grader bug must not stop the batch
         tb = traceback.format_exc(limit=3)
         print(f"internal grader error on {sub.source}:\n{tb}", file=sys.stderr)
@@ -241,7 +296,8 @@ def _grade_one(sub: Submission, ctx: NotebookContext) -> GradeRecord:
             source=sub.source,
             relpath=sub.relpath,
             sha256=hashlib.sha256(data).hexdigest(),
-            student=nbmod.identify_student(sub.relpath, None)[0],
+            student=sub.student(None)[0],
+            mtime=sub.mtime,
             reasons=[f"internal grader error ({type(err).__name__}: {err}); please report"],
         )
 
@@ -277,8 +333,13 @@ def grade(
     release_dir: Path | None = None,
     force: bool = False,
     progress: bool = True,
+    duplicates: str = "newest",
 ) -> list[GradeRecord]:
-    """Grade submissions into `out`; return every record in results.jsonl (old and new)."""
+    """Grade submissions into `out`; return every record in results.jsonl (old and new).
+
+    `duplicates` ("newest" or "best") chooses which of one student's files for one notebook counts."""
+    if duplicates not in rep.DUPLICATE_RULES:
+        raise ValueError(f"duplicates must be one of {', '.join(rep.DUPLICATE_RULES)}, got {duplicates!r}")
     out.mkdir(parents=True, exist_ok=True)
     masks = _masks(submissions, out, list(hidden_dirs or []))
     options = dataclasses.replace(
@@ -321,7 +382,7 @@ def grade(
     if skipped and progress:
         print(f"{skipped} submission(s) already graded (same content); use --force to regrade", file=sys.stderr)
     records = rep.read_records(log.path)
-    rep.write_outputs(out, records)
+    rep.write_outputs(out, records, duplicates=duplicates)
     return records
 
 
@@ -376,10 +437,19 @@ def main(argv: list[str] | None = None) -> int:
         release_dir=_release_dir(args.release_dir),
         force=args.force,
         progress=not args.quiet,
+        duplicates=args.duplicates,
     )
     if not args.quiet:
-        print(rep.gradebook_table(records))
+        print(rep.gradebook_table(records, duplicates=args.duplicates))
         print(f"results in {out} ({time.monotonic() - t0:.1f} s)")
+    sources = {sub.source for sub in subs}
+    if not any(r.stem for r in records if r.source in sources):
+        print(
+            f"error: none of the {len(subs)} submission(s) could be identified as a known notebook "
+            "(see the reasons in results.jsonl and the rules in --help); nothing was graded",
+            file=sys.stderr,
+        )
+        return 3
     return 0
 
 
@@ -390,6 +460,9 @@ def report_main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("out", help="the --out folder of a grading run")
     parser.add_argument("--rebuild", action="store_true", help="also rewrite grades.csv, feedback and stats")
+    parser.add_argument(
+        "--duplicates", choices=rep.DUPLICATE_RULES, default="newest", help="as for grade (default newest)"
+    )
     args = parser.parse_args(argv)
     path = Path(args.out) / "results.jsonl"
     if not path.exists():
@@ -397,6 +470,6 @@ def report_main(argv: list[str] | None = None) -> int:
         return 2
     records = rep.read_records(path)
     if args.rebuild:
-        rep.write_outputs(Path(args.out), records)
-    print(rep.gradebook_table(records))
+        rep.write_outputs(Path(args.out), records, duplicates=args.duplicates)
+    print(rep.gradebook_table(records, duplicates=args.duplicates))
     return 0

@@ -5,18 +5,29 @@ Nothing here executes student code: this module only parses JSON and Python sour
 Identification rules (documented for instructors, also in the grader's ``--help``):
 
 Notebook stem, first rule that applies:
-  1. notebook metadata ``course.stem`` naming a known stem;
+  1. notebook metadata ``course.stem`` naming a known stem, unless the file name names another known
+     stem (rules 2-3) and the content disagrees with the metadata: then the stem whose graded function
+     names the notebook defines more of wins (a tie keeps the metadata), and the rule text, starting
+     with ``STEM_CONFLICT``, says which was graded and why (the grader adds it to the record's reasons);
   2. the file name contains a known stem (case, spaces and dashes ignored), e.g. ``03_early_exit (1).ipynb``;
   3. the file name contains a two-digit number that is the prefix of exactly one known stem, e.g. ``hw03.ipynb``;
   4. content similarity: the graded function names the notebook defines and the text of its cells,
      compared with the release notebooks (``--release-dir``) and the hidden suites' function names.
 
-Student, first rule that applies:
-  1. nbgrader layout ``.../submitted/<student>/<assignment>/<file>.ipynb``: ``<student>``;
-  2. a folder below the submitted folder or zip root, e.g. ``submissions/<student>/<file>.ipynb``:
-     the folder directly holding the notebook;
-  3. the file name with the stem removed, e.g. ``03_early_exit_alice.ipynb`` or ``alice-03_early_exit.ipynb``;
-  4. the file name itself (without ``.ipynb``).
+Student: the top-level entry of what was collected names the student; nothing deeper does.
+``relpath`` is the path of the collected file below the folder given on the command line (or the
+file's own path when it was given directly); ``member`` is the path inside an archive that lies at
+``relpath``. First rule that applies:
+  1. nbgrader layout ``submitted/<student>/<assignment>/...`` in ``relpath``: ``<student>``;
+  2. ``relpath`` has a folder: its first component (``submissions/<student>/...``), skipping
+     components named ``submissions``, ``submitted``, ``notebooks`` or the notebook's stem; whatever
+     lies deeper, including the member paths of an archive in that folder, never names anyone;
+  3. an archive at the top (given directly, an LMS class export, or lying at the top of the folder):
+     rules 1-2 applied to the member path, so ``alice/hw.ipynb`` in the archive is alice's;
+  4. the notebook's file name with the stem removed, e.g. ``03_early_exit_alice.ipynb`` or
+     ``alice-03_early_exit.ipynb``;
+  5. the file name itself (without ``.ipynb``).
+A notebook given directly as a file uses rules 1, 4 and 5 only.
 """
 
 from __future__ import annotations
@@ -43,6 +54,10 @@ __all__ = [
     "plan_cells",
     "strip_magics",
     "is_definitions_only",
+    "STEM_CONFLICT",
+    "binary_kind",
+    "resubmission_counter",
+    "name_timestamp",
 ]
 
 MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024
@@ -114,8 +129,35 @@ def _source_text(value: Any) -> str:
     return ""
 
 
+# magic bytes of files that students upload instead of a notebook: (prefix, kind, what to do)
+_MAGIC_BYTES = (
+    (b"PK\x03\x04", "zip archive", "rename it .zip"),
+    (b"PK\x05\x06", "zip archive (empty)", "rename it .zip"),
+    (b"\x1f\x8b", "gzip archive", "rename it .gz"),
+    (b"BZh", "bzip2 archive", "rename it .bz2"),
+    (b"\xfd7zXZ\x00", "xz archive", "rename it .xz"),
+    (b"7z\xbc\xaf\x27\x1c", "7-zip archive", "rename it .7z"),
+    (b"Rar!\x1a\x07", "RAR archive", "rename it .rar"),
+    (b"%PDF", "PDF document", "submit the .ipynb file"),
+    (b"\x89PNG\r\n\x1a\n", "PNG image", "submit the .ipynb file"),
+    (b"\xff\xd8\xff", "JPEG image", "submit the .ipynb file"),
+)
+
+
+def binary_kind(data: bytes) -> tuple[str, str] | None:
+    """(kind, advice) when `data` starts with the magic bytes of an archive, PDF or image; else None."""
+    for magic, kind, advice in _MAGIC_BYTES:
+        if data.startswith(magic):
+            return kind, advice
+    return None
+
+
 def parse_notebook(data: bytes) -> ParsedNotebook:
     """Parse notebook bytes of nbformat 3 or 4.x (any minor), tolerating missing fields; raise NotebookError."""
+    found = binary_kind(data)
+    if found is not None:
+        kind, advice = found
+        raise NotebookError(f"this file is a {kind}, not a notebook: {advice}")
     if len(data) > MAX_NOTEBOOK_BYTES:
         raise NotebookError(
             f"notebook is too large ({len(data) / 2**20:.0f} MiB; the limit is {MAX_NOTEBOOK_BYTES / 2**20:.0f} MiB)"
@@ -332,16 +374,11 @@ def _canon(text: str) -> str:
     return re.sub(r"[\s\-]+", "_", text.lower())
 
 
-def identify_stem(
-    nb: ParsedNotebook | None, filename: str, known: dict[str, set[str]], releases: dict[str, ReleaseInfo] | None = None
-) -> tuple[str | None, str]:
-    """Return (stem or None, how it was found). `known` maps each stem to its graded function names."""
-    releases = releases or {}
-    if nb is not None:
-        course = nb.metadata.get("course")
-        stem = course.get("stem") if isinstance(course, dict) else None
-        if isinstance(stem, str) and stem in known:
-            return stem, "notebook metadata course.stem"
+STEM_CONFLICT = "file name and notebook metadata disagree"
+
+
+def _name_stem(filename: str, known: dict[str, set[str]]) -> tuple[str | None, str]:
+    """Rules 2-3: the stem the file name names, if any."""
     name = _canon(PurePosixPath(filename).name)
     hits = [s for s in known if _canon(s) in name]
     if len(hits) >= 1:
@@ -350,14 +387,58 @@ def identify_stem(
     by_number = [s for s in known if s[:2] in numbers]
     if len(by_number) == 1:
         return by_number[0], "number in the file name"
+    return None, ""
+
+
+def _defined(nb: ParsedNotebook) -> set[str]:
+    defined: set[str] = set()
+    for cell in nb.code_cells:
+        defined |= defined_names(cell.source)
+    return defined
+
+
+def _graded_names(stem: str, known: dict[str, set[str]], releases: dict[str, ReleaseInfo]) -> set[str]:
+    return set(known.get(stem, set())) | (releases[stem].solution_names if stem in releases else set())
+
+
+def identify_stem(
+    nb: ParsedNotebook | None, filename: str, known: dict[str, set[str]], releases: dict[str, ReleaseInfo] | None = None
+) -> tuple[str | None, str]:
+    """Return (stem or None, how it was found). `known` maps each stem to its graded function names."""
+    releases = releases or {}
+    name_stem, name_rule = _name_stem(filename, known)
     if nb is not None:
-        defined: set[str] = set()
-        for cell in nb.code_cells:
-            defined |= defined_names(cell.source)
+        course = nb.metadata.get("course")
+        stem = course.get("stem") if isinstance(course, dict) else None
+        if isinstance(stem, str) and stem in known:
+            if name_stem is None or name_stem == stem:
+                return stem, "notebook metadata course.stem"
+            defined = _defined(nb)
+            meta_names, file_names = _graded_names(stem, known, releases), _graded_names(name_stem, known, releases)
+            meta_hits, file_hits = len(meta_names & defined), len(file_names & defined)
+            meta_score = meta_hits / len(meta_names) if meta_names else 0.0
+            file_score = file_hits / len(file_names) if file_names else 0.0
+            counts = (
+                f"it defines {file_hits}/{len(file_names)} graded functions of {name_stem} "
+                f"and {meta_hits}/{len(meta_names)} of {stem}"
+            )
+            if file_score > meta_score:
+                return name_stem, (
+                    f"{STEM_CONFLICT}: the {name_rule} says {name_stem}, metadata course.stem says {stem}; "
+                    f"graded as {name_stem} because {counts}"
+                )
+            return stem, (
+                f"{STEM_CONFLICT}: the {name_rule} says {name_stem}, metadata course.stem says {stem}; "
+                f"graded as {stem} (the metadata) because {counts}"
+            )
+    if name_stem is not None:
+        return name_stem, name_rule
+    if nb is not None:
+        defined = _defined(nb)
         text = "\n".join(c.source for c in nb.cells)
         best, best_score = None, 0.0
-        for stem, names in known.items():
-            names = set(names) | (releases[stem].solution_names if stem in releases else set())
+        for stem in known:
+            names = _graded_names(stem, known, releases)
             score = len(names & defined) / len(names) if names else 0.0
             if stem in releases and releases[stem].all_text:
                 ratio = difflib.SequenceMatcher(
@@ -374,21 +455,45 @@ def identify_stem(
 _NOISE = re.compile(r"(copy[ _]of|\(\d+\)|_?\d+$|final|submission|untitled)", re.I)
 
 
-def identify_student(relpath: str, stem: str | None, root_is_container: bool = True) -> tuple[str, str]:
-    """Return (student, rule) from a path relative to the submitted folder or zip root."""
-    parts = PurePosixPath(relpath.replace("\\", "/")).parts
-    lowered = [p.lower() for p in parts]
-    if "submitted" in lowered[:-1]:
+_CONTAINERS = ("submissions", "submitted", "notebooks")
+
+
+def _owner_folder(parts: Sequence[str], stem: str | None) -> tuple[str, str] | None:
+    """Rules 1-2 on the folders of a path: the nbgrader layout, else the first folder that is not a container."""
+    folders = list(parts[:-1])
+    lowered = [p.lower() for p in folders]
+    if "submitted" in lowered:
         i = lowered.index("submitted")
-        if i + 1 < len(parts) - 1:
-            return parts[i + 1], "nbgrader submitted/<student>/ layout"
-    if len(parts) >= 2:
-        folder = parts[-2]
-        if stem is not None and _canon(folder) == _canon(stem) and len(parts) >= 3:
-            folder = parts[-3]
-        if folder not in ("", ".", "..") and _canon(folder) not in ("submissions", "submitted", "notebooks"):
-            return folder, "folder holding the notebook"
-    base = PurePosixPath(parts[-1]).stem if parts else relpath
+        if i + 1 < len(folders):
+            return folders[i + 1], "nbgrader submitted/<student>/ layout"
+    for folder in folders:
+        if folder in ("", ".", "..") or _canon(folder) in _CONTAINERS:
+            continue
+        if stem is not None and _canon(folder) == _canon(stem):
+            continue
+        return folder, "top-level folder of the submission"
+    return None
+
+
+def identify_student(
+    relpath: str, stem: str | None, root_is_container: bool = True, member: str = ""
+) -> tuple[str, str]:
+    """Return (student, rule) for a file at `relpath` below the collected folder (see the module docstring).
+
+    `member` is the path inside the archive at `relpath` when the notebook is an archive member;
+    `root_is_container` is False for a file given directly on the command line (no folder rule then).
+    """
+    parts = PurePosixPath(relpath.replace("\\", "/")).parts
+    member_parts = PurePosixPath(member.replace("\\", "/")).parts if member else ()
+    found = _owner_folder(parts, stem)
+    if found is not None and (root_is_container or found[1].startswith("nbgrader")):
+        return found
+    if root_is_container and member_parts and len(parts) <= 1:  # an archive at the top: its members name students
+        found = _owner_folder(member_parts, stem)
+        if found is not None:
+            return found[0], f"{found[1]} inside the archive"
+    file_parts = member_parts or parts
+    base = PurePosixPath(file_parts[-1]).stem if file_parts else relpath
     if stem is not None:
         canon_base = _canon(base)
         canon_stem = _canon(stem)
@@ -399,6 +504,30 @@ def identify_student(relpath: str, stem: str | None, root_is_container: bool = T
             if rest:
                 return rest, "file name <stem>_<student>"
     return base, "file name"
+
+
+_COUNTER = (re.compile(r"^(.*?)\s*\((\d{1,4})\)$"), re.compile(r"^(.*\D)-(\d{1,2})$"))
+_STAMP = re.compile(
+    r"(?<!\d)(20\d\d)[-_.]?(0[1-9]|1[0-2])[-_.]?([0-3]\d)[-_T ]?([0-2]\d)[-_.:h]?([0-5]\d)(?:[-_.:m]?([0-5]\d))?(?!\d)"
+)
+
+
+def resubmission_counter(filename: str) -> int:
+    """The LMS/browser resubmission counter of a file name: `hw (2).ipynb` -> 2, `hw-3.ipynb` -> 3, else 0."""
+    base = PurePosixPath(filename.replace("\\", "/")).stem.strip()
+    for pattern in _COUNTER:
+        m = pattern.match(base)
+        if m:
+            return int(m.group(2))
+    return 0
+
+
+def name_timestamp(filename: str) -> str:
+    """An LMS submission timestamp in the file name as YYYYMMDDHHMMSS (`..._2024-03-05-14-30-00_...`), else ''."""
+    m = _STAMP.search(PurePosixPath(filename.replace("\\", "/")).name)
+    if not m:
+        return ""
+    return "".join(m.group(i) or "00" for i in range(1, 7))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ class GradeRecord:
     points: float = 0.0
     max_points: float = 0.0
     duration_s: float = 0.0
+    mtime: float | None = None  # modification time of the submitted file (duplicates: --duplicates newest)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:

@@ -1,4 +1,16 @@
-"""Results on disk: results.jsonl (appended as grading goes), grades.csv, feedback, stats, gradebook."""
+"""Results on disk: results.jsonl (appended as grading goes), grades.csv, feedback, stats, gradebook.
+
+Duplicates: results.jsonl keeps every record. The outputs count one record per student and notebook:
+first, of the records of one submitted file (source) the last graded (a file that changed and was
+regraded, or --force); then, of one student's files for one notebook, the one `--duplicates` picks:
+"newest" (the default) takes the largest (LMS timestamp in the file name, resubmission counter
+`name (1)` / `name-2`, modification time, path), "best" the highest points, ties by "newest". The
+choice depends only on the records, never on the order they finished in. The gradebook
+(gradebook.txt and the printed table) and the feedback list every file set aside and why.
+
+Every CSV cell is spreadsheet-safe: a cell starting with = + - @, tab or CR gets a leading single quote
+(the OWASP rule), and CR/LF inside a cell become spaces, so a name can neither be a formula nor make rows.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +20,10 @@ import os
 import re
 import threading
 from collections.abc import Iterable
-from pathlib import Path
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 
+from autograder.grader.notebook import STEM_CONFLICT, name_timestamp, resubmission_counter
 from autograder.grader.records import GradeRecord, record_key
 from autograder.suite import STATES
 
@@ -18,6 +32,10 @@ __all__ = [
     "read_records",
     "read_results",
     "latest_records",
+    "resolve_duplicates",
+    "Counted",
+    "DUPLICATE_RULES",
+    "csv_safe",
     "write_outputs",
     "gradebook_table",
     "record_key",
@@ -76,12 +94,86 @@ def read_results(path: Path) -> list[dict]:
     return [record.to_json() for record in read_records(path)]
 
 
-def latest_records(records: Iterable[GradeRecord]) -> list[GradeRecord]:
-    """One record per (student, notebook): the last graded wins (a resubmission replaces the old one)."""
-    chosen: dict[tuple[str, str], GradeRecord] = {}
+DUPLICATE_RULES = ("newest", "best")
+
+
+@dataclass
+class Counted:
+    """The record that counts for one student and notebook, and the records set aside, each with why."""
+
+    record: GradeRecord
+    set_aside: list[tuple[GradeRecord, str]] = field(default_factory=list)
+
+
+def _file_name(record: GradeRecord) -> str:
+    path = (record.relpath or record.source).replace("\\", "/").rsplit("!", 1)[-1]
+    return PurePosixPath(path).name
+
+
+def _newest_key(record: GradeRecord) -> tuple[str, int, float, str]:
+    name = _file_name(record)
+    mtime = record.mtime if isinstance(record.mtime, (int, float)) else 0.0
+    return (name_timestamp(name), resubmission_counter(name), float(mtime), record.source)
+
+
+def _why(counted: GradeRecord, other: GradeRecord, rule: str) -> str:
+    if rule == "best" and counted.points != other.points:
+        decided = f"a higher score ({_fmt(counted.points)} > {_fmt(other.points)})"
+    else:
+        a, b = _newest_key(counted), _newest_key(other)
+        what = (
+            "a later LMS timestamp in its file name",
+            "a higher resubmission counter in its file name",
+            "a later modification time",
+            "the path order (all else equal)",
+        )
+        decided = next((w for w, x, y in zip(what, a, b, strict=True) if x != y), what[-1])
+        if rule == "best":
+            decided = f"the same score, and {decided}"
+    return f"set aside: {counted.source} counts instead (--duplicates {rule}: {decided})"
+
+
+def resolve_duplicates(records: Iterable[GradeRecord], rule: str = "newest") -> list[Counted]:
+    """One Counted per (student, notebook), sorted; deterministic for any order of `records` of distinct files."""
+    if rule not in DUPLICATE_RULES:
+        raise ValueError(f"duplicates rule must be one of {', '.join(DUPLICATE_RULES)}, got {rule!r}")
+    by_source: dict[str, list[GradeRecord]] = {}
     for record in records:
-        chosen[(record.student or "?", record.stem or "?")] = record
-    return sorted(chosen.values(), key=lambda r: (str(r.student), str(r.stem)))
+        by_source.setdefault(record.source, []).append(record)
+    groups: dict[tuple[str, str], list[tuple[GradeRecord, list[GradeRecord]]]] = {}
+    for versions in by_source.values():
+        current = versions[-1]  # the file's latest grading (results.jsonl is appended in time order)
+        groups.setdefault((current.student or "?", current.stem or "?"), []).append((current, versions[:-1]))
+    chosen: list[Counted] = []
+    for group in groups.values():
+        if rule == "best":
+            group.sort(key=lambda item: (item[0].points, _newest_key(item[0])), reverse=True)
+        else:
+            group.sort(key=lambda item: _newest_key(item[0]), reverse=True)
+        counted = Counted(group[0][0])
+        for current, older in group:
+            if current is not counted.record:
+                counted.set_aside.append((current, _why(counted.record, current, rule)))
+            for old in older:
+                counted.set_aside.append((old, "set aside: an earlier grading of the same file (regraded since)"))
+        chosen.append(counted)
+    return sorted(chosen, key=lambda c: (str(c.record.student), str(c.record.stem)))
+
+
+def latest_records(records: Iterable[GradeRecord], rule: str = "newest") -> list[GradeRecord]:
+    """One record per (student, notebook), chosen by `resolve_duplicates` (a resubmission replaces the old one)."""
+    return [c.record for c in resolve_duplicates(records, rule)]
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> str:
+    """A CSV cell a spreadsheet shows as text: no leading formula character (OWASP), no line breaks."""
+    text = str(value)
+    if text.startswith(_FORMULA_START):
+        text = "'" + text
+    return text.replace("\r\n", " ").replace("\r", " ").replace("\n", " ")
 
 
 def _fmt(x: float) -> str:
@@ -93,10 +185,11 @@ def _safe_name(text: str) -> str:
     return cleaned[:100] or "unknown"
 
 
-def write_outputs(out: Path, records: list[GradeRecord]) -> None:
-    """grades.csv, feedback/<student>/<stem>.md, stats.csv and stats.md from the graded records."""
+def write_outputs(out: Path, records: list[GradeRecord], duplicates: str = "newest") -> None:
+    """grades.csv, feedback/<student>/<stem>.md, stats.csv, stats.md and gradebook.txt from the graded records."""
     out = Path(out)
-    latest = latest_records(records)
+    resolved = resolve_duplicates(records, duplicates)
+    latest = [c.record for c in resolved]
     grade_ids: list[str] = []
     for record in latest:
         for t in record.tests:
@@ -104,29 +197,32 @@ def write_outputs(out: Path, records: list[GradeRecord]) -> None:
                 grade_ids.append(t["grade_id"])
     with open(out / "grades.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["student", "notebook", "points", "max_points", *grade_ids, "reasons"])
+        writer.writerow([csv_safe(h) for h in ["student", "notebook", "points", "max_points", *grade_ids, "reasons"]])
         for record in latest:
             per: dict[str, float] = {}
             for t in record.tests:
                 per[t["grade_id"]] = per.get(t["grade_id"], 0.0) + float(t["points"])
-            writer.writerow(
-                [
-                    record.student,
-                    record.stem or "",
-                    _fmt(record.points),
-                    _fmt(record.max_points),
-                    *[_fmt(per[g]) if g in per else "" for g in grade_ids],
-                    "; ".join(record.reasons)[:1000],
-                ]
-            )
-    for record in latest:
+            row = [
+                record.student,
+                record.stem or "",
+                _fmt(record.points),
+                _fmt(record.max_points),
+                *[_fmt(per[g]) if g in per else "" for g in grade_ids],
+                "; ".join(record.reasons)[:1000],
+            ]
+            writer.writerow([csv_safe(cell) for cell in row])
+    for counted in resolved:
+        record = counted.record
         folder = out / "feedback" / _safe_name(record.student or "unknown")
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{_safe_name(record.stem or 'unknown')}.md").write_text(feedback_markdown(record), encoding="utf-8")
+        (folder / f"{_safe_name(record.stem or 'unknown')}.md").write_text(
+            feedback_markdown(record, counted.set_aside), encoding="utf-8"
+        )
     _write_stats(out, latest)
+    (out / "gradebook.txt").write_text(_gradebook(resolved) + "\n", encoding="utf-8")
 
 
-def feedback_markdown(record: GradeRecord) -> str:
+def feedback_markdown(record: GradeRecord, set_aside: Iterable[tuple[GradeRecord, str]] = ()) -> str:
     """Feedback for one student and notebook: test names, states, points, messages (never test code)."""
     lines = [
         f"# {record.stem or 'unidentified notebook'}: {_fmt(record.points)} / {_fmt(record.max_points)} points",
@@ -139,6 +235,8 @@ def feedback_markdown(record: GradeRecord) -> str:
         lines.append(f"- graded on: {record.device}")
     for reason in record.reasons:
         lines.append(f"- note: {reason}")
+    for other, why in set_aside:
+        lines.append(f"- another file for this notebook, {other.source} ({_fmt(other.points)} points): {why}")
     lines += ["", "| test | cell | state | points | message |", "|---|---|---|---|---|"]
     for t in record.tests:
         message = str(t.get("message", "")).replace("|", "\\|").replace("\n", " ")
@@ -201,9 +299,9 @@ def _write_stats(out: Path, latest: list[GradeRecord]) -> None:
         )
     fields = ["notebook", "test", "grade_id", "n", "pass_rate", "mean_points", "max_points", *STATES]
     with open(out / "stats.csv", "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(table)
+        writer = csv.writer(fh)
+        writer.writerow([csv_safe(f) for f in fields])
+        writer.writerows([[csv_safe(row[f]) for f in fields] for row in table])
     md = ["# Per-test class statistics", "", "| " + " | ".join(fields) + " |", "|" + "---|" * len(fields)]
     for row in table:
         md.append(
@@ -212,9 +310,13 @@ def _write_stats(out: Path, latest: list[GradeRecord]) -> None:
     (out / "stats.md").write_text("\n".join(md) + "\n", encoding="utf-8")
 
 
-def gradebook_table(records: list[GradeRecord]) -> str:
-    """A plain-text gradebook: one line per student and notebook, with state counts."""
-    latest = latest_records(records)
+def gradebook_table(records: list[GradeRecord], duplicates: str = "newest") -> str:
+    """A plain-text gradebook: one line per student and notebook, with state counts, then the duplicates."""
+    return _gradebook(resolve_duplicates(records, duplicates))
+
+
+def _gradebook(resolved: list[Counted]) -> str:
+    latest = [c.record for c in resolved]
     header = ["student", "notebook", "points", "states", "notes"]
     body = []
     devices = sorted({r.device for r in latest if r.device})
@@ -237,4 +339,14 @@ def gradebook_table(records: list[GradeRecord]) -> str:
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), "  ".join("-" * w for w in widths)]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in body]
     lines.append(f"{len(body)} graded notebook(s); device: {', '.join(devices) or 'n/a'}")
+    conflicts = [r for r in latest if r.stem_rule.startswith(STEM_CONFLICT)]
+    if conflicts:
+        lines += ["", "File name and metadata disagree (which notebook was graded, and why):"]
+        lines += [f"- {r.student}: {r.source}: {r.stem_rule}" for r in conflicts]
+    dupes = [c for c in resolved if c.set_aside]
+    if dupes:
+        lines += ["", "Duplicates (one file counts per student and notebook; every record stays in results.jsonl):"]
+        for c in dupes:
+            lines.append(f"- {c.record.student} / {c.record.stem or '?'}: counted {c.record.source}")
+            lines += [f"    {other.source} ({_fmt(other.points)} points): {why}" for other, why in c.set_aside]
     return "\n".join(lines)
