@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import pickle
+import re
 import shutil
 import signal
 import subprocess
@@ -32,6 +33,7 @@ from autograder.grader.protocol import (
     ChannelClosed,
     ChannelTimeout,
     ProtocolError,
+    new_request_id,
     read_frame,
     unpack_reply,
     write_frame,
@@ -131,19 +133,29 @@ class RunnerProcess:
         self.marker = marker
         self.isolation = isolation
         self.hello: dict = {}
+        self.stray_frames = 0  # frames that answered no request (forged, stale, or without an id): dropped
 
     def alive(self) -> bool:
         return self.proc.poll() is None
 
     def request(self, message: dict, deadline: float) -> tuple[dict, bytes]:
-        """Send a request, wait for the reply until `deadline` (monotonic); raise RunnerDied/RunnerTimeout."""
+        """Send a request, wait for the reply until `deadline` (monotonic); raise RunnerDied/RunnerTimeout.
+
+        The request carries a fresh id and only the reply echoing it is taken: every other frame (written
+        by the student's code into the reply pipe, or a stale reply to a request that timed out) is
+        dropped and counted in `stray_frames` (protocol.py says why a student cannot forge a later reply).
+        """
+        request_id = new_request_id()
         try:
-            write_frame(self.to_runner, pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+            write_frame(self.to_runner, pickle.dumps({**message, "id": request_id}, protocol=pickle.HIGHEST_PROTOCOL))
         except (BrokenPipeError, OSError) as err:
             raise RunnerDied(f"could not reach the runner ({type(err).__name__})") from None
         try:
-            body = read_frame(self.from_runner, deadline, self.alive)
-            return unpack_reply(body)
+            while True:
+                header, payload = unpack_reply(read_frame(self.from_runner, deadline, self.alive))
+                if header.get("id") == request_id:
+                    return header, payload
+                self.stray_frames += 1
         except ChannelTimeout:
             raise RunnerTimeout("no answer before the deadline") from None
         except (ChannelClosed, OSError):
@@ -278,6 +290,18 @@ class Session:
         self.output_bytes = 0  # student output of every runner of this session
         self.output_truncated = False
         self.isolation, self.isolation_note = options.isolation()
+        self.stray_frames = 0  # frames of retired runners that answered no request
+        self.withhold_output = False  # set once reference code was shipped: no runner log tail in messages
+
+    def stray_note(self) -> str:
+        """One note when the student's process wrote frames that answered no request, else ""."""
+        count = self.stray_frames + (self.runner.stray_frames if self.runner is not None else 0)
+        if not count:
+            return ""
+        return (
+            f"the student's process wrote {count} frame(s) to the reply pipe that answered no request "
+            "(forged or stale replies): they were dropped and credited nothing"
+        )
 
     # -- lifecycle
     def _retire(self) -> None:
@@ -286,6 +310,7 @@ class Session:
             self.runner.kill()
             self.output_bytes += self.runner.output.total
             self.output_truncated = self.output_truncated or self.runner.output.truncated
+            self.stray_frames += self.runner.stray_frames
             self.runner = None
 
     def start(self) -> bool:
@@ -301,7 +326,7 @@ class Session:
             try:
                 header, _ = self.runner.request({"use_ipython": self.options.use_ipython}, start_deadline)
             except (RunnerDied, RunnerTimeout) as err:
-                tail = self.runner.log_tail(600).strip().splitlines()
+                tail = [] if self.withhold_output else self.runner.log_tail(600).strip().splitlines()
                 self.failure = f"the runner did not start ({err})" + (f": {tail[-1]}" if tail else "")
                 self._retire()
                 return False
@@ -399,6 +424,10 @@ class RemoteStudent(Student):
         self.session = session
         self.deadline = time.monotonic() + 60.0
         self.uses: tuple[str, ...] = ()  # graded functions of the running test (never shipped)
+        # Set for good once a probe shipped reference code: the student's code may have copied it (into
+        # a global, a file of the work folder that outlives restarts), so from then on no text that the
+        # student's process sends reaches a message (see `_decode`).
+        self.shipped_reference = False
 
     def has(self, name: str) -> bool:
         header, _ = self.session.request({"op": "has", "name": str(name)}, self.deadline)
@@ -408,7 +437,7 @@ class RemoteStudent(Student):
         header, payload = self.session.request(
             {"op": "call", "name": name, "args": args, "kwargs": kwargs}, self.deadline
         )
-        return self._decode(header, payload, f"`{name}`")
+        return self._decode(header, payload, f"`{name}`", WITHHELD_LATER if self.shipped_reference else "")
 
     def probe(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         module = sys.modules.get(fn.__module__)
@@ -427,20 +456,36 @@ class RemoteStudent(Student):
         helpers = tuple(chooser(fn.__qualname__, args)) if callable(chooser) else ()
         helpers = tuple(h for h in helpers if h not in self.uses)  # never the reference of what is tested
         stem = getattr(module, "STEM", None)
+        withhold = WITHHELD_LATER if self.shipped_reference else ""
         if helpers and isinstance(stem, str):
             message["reference"] = {"stem": stem, "names": list(helpers), "source": _shipped_reference(stem, helpers)}
+            self.shipped_reference = True
+            self.session.withhold_output = True
+            withhold = WITHHELD
         header, payload = self.session.request(message, self.deadline)
-        return self._decode(header, payload, "the student's code")
+        return self._decode(header, payload, "the student's code", withhold)
 
     @staticmethod
-    def _decode(header: dict, payload: bytes, what: str) -> Any:
+    def _decode(header: dict, payload: bytes, what: str, withhold: str = "") -> Any:
+        """A reply as a value or the grader exception it stands for.
+
+        `withhold` (why, for the message; "" for no): reference code was shipped into this student's
+        process, so the student's code could have read it. Then no text of the reply reaches a message:
+        errors are rebuilt here from their kind and a plain exception class name, and a returned value
+        may hold only short identifier-like strings (`_check_returned_text`).
+        """
         kind = header.get("kind")
         message = str(header.get("message", ""))[:2000]
         if kind == "ok":
             try:
-                return student_api.load_sanitized(payload)
+                value = student_api.load_sanitized(payload)
             except Exception as err:  # noqa: BLE001 - forged or corrupt bytes
                 raise fw.StudentError(f"{what} returned an unusable value ({type(err).__name__})") from None
+            if withhold:
+                _check_returned_text(value, what, withhold)
+            return value
+        if withhold:
+            raise _withheld_error(kind, header.get("error_type"), what, withhold)
         errors = {
             "not_attempted": fw.NotAttempted,
             "student_error": fw.StudentError,
@@ -450,6 +495,50 @@ class RemoteStudent(Student):
         if kind in errors:
             raise errors[kind](message)
         raise fw.StudentError(f"{what}: unexpected reply from the student's process ({kind!r})")
+
+
+WITHHELD = "its message is withheld: this test ran trusted code beside yours"
+WITHHELD_LATER = "its message is withheld: an earlier test ran trusted code beside yours in this process"
+_TEXT_ITEM = re.compile(r"[A-Za-z_][A-Za-z0-9_ ]{0,39}")
+_TEXT_TOTAL = 256
+
+
+def _plain_class_name(value: object) -> str:
+    """`value` if it is a plain identifier of at most 40 characters (an exception class name), else ""."""
+    return value if isinstance(value, str) and len(value) <= 40 and value.isidentifier() else ""
+
+
+def _withheld_error(kind: object, error_type: object, what: str, why: str = WITHHELD) -> Exception:
+    """The grader exception for an error reply whose text is withheld (built here, from the kind alone)."""
+    name = _plain_class_name(error_type)
+    if kind == "not_attempted":
+        return fw.NotAttempted(f"{what} still raises NotImplementedError (not attempted)")
+    if kind == "missing":
+        return fw.Missing(f"{what}: a function it needs is not defined in the submission ({why})")
+    if kind == "test_failure":
+        return fw.TestFailure(f"{what}: a check that ran in the student's process failed ({why})")
+    if kind == "student_error":
+        return fw.StudentError(f"{what} raised {name} ({why})" if name else f"{what} failed ({why})")
+    return fw.StudentError(f"{what}: unexpected reply from the student's process ({why})")
+
+
+def _check_returned_text(value: Any, what: str, why: str = WITHHELD) -> None:
+    """Refuse a returned value whose strings could carry copied source (long text, punctuation, bytes)."""
+    total = 0
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, dict):
+            todo.extend(item.keys())
+            todo.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            todo.extend(item)
+        elif isinstance(item, (bytes, bytearray)):
+            raise fw.StudentError(f"{what} returned bytes ({why})")
+        elif isinstance(item, str):
+            total += len(item)
+            if not _TEXT_ITEM.fullmatch(item) or total > _TEXT_TOTAL:
+                raise fw.StudentError(f"{what} returned text that is not a short plain name ({why})")
 
 
 @functools.lru_cache(maxsize=64)
@@ -512,6 +601,9 @@ def run_tests(session: Session, suite: Suite, options: GradeOptions) -> list[dic
             result = _result(test, "kernel died", f"the student's process died during this test: {err}")
             session.restart()
         rows.append({**result.to_dict(), "duration_s": round(time.monotonic() - t0, 3)})
+    note = session.stray_note()
+    if note:
+        session.notes.append(note)
     return rows
 
 

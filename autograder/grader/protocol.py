@@ -4,12 +4,21 @@ Judge -> runner frames carry a pickle (the runner trusts the judge). Runner -> j
 small JSON header and raw payload bytes that the judge only ever loads with
 `framework.load_sanitized` (torch's weights_only loader): the judge never unpickles anything the
 student's process wrote.
+
+Request ids: every judge -> runner request carries a fresh id from `new_request_id` (128 random bits)
+and every reply echoes it in its header. The judge takes only the reply that carries the id of the
+request it is waiting for and drops every other frame (one the student's code wrote into the reply
+pipe, a stale reply to a request that timed out), so a forged frame cannot be read as the answer to a
+later request. Student code runs inside the runner and can read the id of the request being served
+(from the runner's frames or memory); that lets it answer the current request, which its own return
+value does anyway. Ids of later requests do not exist yet when its code runs, and are unguessable.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import select
 import struct
 import time
@@ -20,6 +29,7 @@ __all__ = [
     "ChannelClosed",
     "ChannelTimeout",
     "ProtocolError",
+    "new_request_id",
     "write_frame",
     "read_frame",
     "pack_reply",
@@ -29,6 +39,12 @@ __all__ = [
 MAX_FRAME = 512 * 1024 * 1024
 _LEN = struct.Struct(">Q")
 _HDR = struct.Struct(">I")
+ID_BYTES = 16
+
+
+def new_request_id() -> str:
+    """A fresh, unpredictable id for one request (hex, 128 bits from `secrets`)."""
+    return secrets.token_hex(ID_BYTES)
 
 
 class ChannelClosed(EOFError):

@@ -91,16 +91,26 @@ class Executor:
 
 
 def _result_reply(value: Any, what: str) -> bytes:
+    """The reply frame body for a returned value (without an id: `serve` adds it)."""
+    return pack_reply(*_result_parts(value, what))
+
+
+def _error_reply(err: BaseException) -> bytes:
+    """The reply frame body for an exception (without an id: `serve` adds it)."""
+    return pack_reply(*_error_parts(err))
+
+
+def _result_parts(value: Any, what: str) -> tuple[dict, bytes]:
     from autograder.student import sanitize_bytes
 
     try:
         payload = sanitize_bytes(value)
     except Exception as err:  # noqa: BLE001
-        return pack_reply({"kind": "student_error", "message": f"{what} returned an unusable value: {err}"})
-    return pack_reply({"kind": "ok"}, payload)
+        return {"kind": "student_error", "message": f"{what} returned an unusable value: {err}"}, b""
+    return {"kind": "ok"}, payload
 
 
-def _error_reply(err: BaseException) -> bytes:
+def _error_parts(err: BaseException) -> tuple[dict, bytes]:
     from autograder import student as student_api
     from autograder import suite as fw
 
@@ -110,12 +120,16 @@ def _error_reply(err: BaseException) -> bytes:
         fw.StudentError: "student_error",
         fw.Missing: "missing",
     }
+    cause = err.__cause__ if isinstance(err, fw.StudentError) and err.__cause__ is not None else err
+    error_type = type(cause).__name__[:100]  # the judge keeps only this for tests that shipped trusted code
     for cls, kind in kinds.items():
         if isinstance(err, cls):
-            return pack_reply({"kind": kind, "message": str(err)[:2000]})
-    return pack_reply(
-        {"kind": "student_error", "message": f"the student's code raised {student_api.describe_exception(err)}"}
-    )
+            return {"kind": kind, "message": str(err)[:2000], "error_type": error_type}, b""
+    return {
+        "kind": "student_error",
+        "message": f"the student's code raised {student_api.describe_exception(err)}",
+        "error_type": error_type,
+    }, b""
 
 
 def serve(read_fd: int, write_fd: int) -> None:
@@ -123,6 +137,12 @@ def serve(read_fd: int, write_fd: int) -> None:
     from autograder import student as student_api
 
     init = pickle.loads(read_frame(read_fd))
+
+    def reply(request_id: object, header: dict, payload: bytes = b"") -> None:
+        """Write one reply frame whose header echoes the id of the request it answers."""
+        header["id"] = request_id if isinstance(request_id, str) else None
+        write_frame(write_fd, pack_reply(header, payload))
+
     executor = Executor(bool(init.get("use_ipython", True)))
     device = "cpu"
     try:
@@ -134,29 +154,31 @@ def serve(read_fd: int, write_fd: int) -> None:
             device = "mps"
     except Exception:  # noqa: BLE001
         pass
-    write_frame(
-        write_fd,
-        pack_reply(
-            {
-                "kind": "hello",
-                "device": device,
-                "pid": os.getpid(),
-                "ipython": executor.shell is not None,
-                "python": sys.version.split()[0],
-            }
-        ),
+    reply(
+        init.get("id"),
+        {
+            "kind": "hello",
+            "device": device,
+            "pid": os.getpid(),
+            "ipython": executor.shell is not None,
+            "python": sys.version.split()[0],
+        },
     )
     while True:
         request = pickle.loads(read_frame(read_fd))
+        # The id leaves the request dict before student code runs, but `rid` stays readable from this
+        # frame: that only lets the student's code answer the request it is serving, as its return value
+        # does; the ids of later requests are drawn by the judge after this reply (protocol.py).
+        rid = request.pop("id", None)
         op = request.get("op")
         if op == "quit":
             return
         if op == "cell":
             error = executor.run(request["source"], float(request.get("timeout", 60)))
-            write_frame(write_fd, pack_reply({"kind": "cell", "error": error}))
+            reply(rid, {"kind": "cell", "error": error})
         elif op == "has":
             value = executor.namespace.get(request["name"])
-            write_frame(write_fd, pack_reply({"kind": "has", "value": bool(callable(value))}))
+            reply(rid, {"kind": "has", "value": bool(callable(value))})
         elif op == "call":
             name = request["name"]
             try:
@@ -164,35 +186,39 @@ def serve(read_fd: int, write_fd: int) -> None:
                     executor.namespace, name, tuple(request["args"]), dict(request["kwargs"])
                 )
             except BaseException as err:  # noqa: BLE001
-                write_frame(write_fd, _error_reply(err))
+                reply(rid, *_error_parts(err))
                 continue
-            write_frame(write_fd, _result_reply(value, f"`{name}`"))
+            reply(rid, *_result_parts(value, f"`{name}`"))
         elif op == "probe":
             try:
-                reference = request.get("reference")
+                # Shipped source leaves the request before student code runs: what stays is compiled code
+                # (no source text; `install_reference` keeps no copy). The judge still withholds every text
+                # the student's process sends for tests that shipped reference code (judge.RemoteStudent).
+                reference = request.pop("reference", None)
+                shipped = str(request.pop("source", ""))
                 if reference:  # trusted helpers the probe may swap in (the sandbox hides autograder/course)
-                    trusted.install_reference(reference["stem"], reference["names"], reference["source"])
-                fn = trusted.load_shipped(request["source"], request["qualname"], request["module"])
+                    trusted.install_reference(reference["stem"], reference["names"], reference.pop("source"))
+                fn = trusted.load_shipped(shipped, request["qualname"], request["module"])
+                del shipped
                 value = fn(executor.namespace, *request["args"], **request["kwargs"])
             except NotImplementedError:
-                write_frame(
-                    write_fd,
-                    pack_reply(
-                        {
-                            "kind": "not_attempted",
-                            "message": "the graded code still raises NotImplementedError (not attempted)",
-                        }
-                    ),
+                reply(
+                    rid,
+                    {
+                        "kind": "not_attempted",
+                        "message": "the graded code still raises NotImplementedError (not attempted)",
+                        "error_type": "NotImplementedError",
+                    },
                 )
                 continue
             except BaseException as err:  # noqa: BLE001
-                write_frame(write_fd, _error_reply(err))
+                reply(rid, *_error_parts(err))
                 continue
             finally:
                 trusted.clear_reference()
-            write_frame(write_fd, _result_reply(value, "the student's code"))
+            reply(rid, *_result_parts(value, "the student's code"))
         else:
-            write_frame(write_fd, pack_reply({"kind": "protocol_error", "message": f"unknown op {op!r}"}))
+            reply(rid, {"kind": "protocol_error", "message": f"unknown op {op!r}"})
 
 
 def main(argv: list[str] | None = None) -> int:
