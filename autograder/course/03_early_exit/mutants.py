@@ -80,6 +80,27 @@ def early_exit_no_compaction(model, X, threshold):
     return preds, exits
 
 
+@torch.no_grad()
+def early_exit_forward_all_where(model, X, threshold):
+    """Every stage's forward() on the whole batch (no hook would see it), exits chosen with torch.where."""
+    model.eval()
+    h = model.stem.forward(X)
+    preds = exits = None
+    for k, (stage, head) in enumerate(zip(model.stages, model.exits)):
+        h = stage.forward(h)
+        logits = head.forward(h)
+        leave = entropy(logits) < threshold if k < len(model.exits) - 1 else torch.ones(len(X), dtype=torch.bool)
+        if preds is None:
+            preds, exits = logits.argmax(1), torch.zeros(len(X), dtype=torch.long)
+            done = leave
+            continue
+        take = leave & ~done
+        preds = torch.where(take, logits.argmax(1), preds)
+        exits = torch.where(take, torch.full_like(exits, k), exits)
+        done = done | leave
+    return preds, exits
+
+
 def early_exit_train_mode(model, X, threshold):
     """Forgets model.eval(): BatchNorm uses batch statistics."""
     with torch.no_grad():
@@ -355,6 +376,11 @@ MUTANTS = [
         "early exit still processes samples that left",
         ("early_exit_compacts_batch",),
         {"early_exit_inference": early_exit_no_compaction},
+    ),
+    Mutant(
+        "early exit runs every stage's forward() on the whole batch and selects with torch.where",
+        ("early_exit_compacts_batch",),
+        {"early_exit_inference": early_exit_forward_all_where},
     ),
     Mutant(
         "early exit without model.eval()",

@@ -1,5 +1,6 @@
 """Probes for 03_early_exit: run a graded function where the student's code lives, isolated from the
-student's other graded functions, and watch what the model does (samples per stage, train/eval mode).
+student's other graded functions. They only return what the graded function returned: evidence kept in the
+student's process (counters, hooks, flags) could be forged there, so the judge decides from outputs.
 
 Isolation: while a graded function runs, the helpers it may call by name (e.g. `entropy`) are swapped
 for the course's trusted versions in that function's globals, so one exercise's bug cannot cost
@@ -23,7 +24,7 @@ def reference_helpers(probe: str, args: tuple) -> tuple[str, ...]:
     """
     if probe == "call_isolated" and len(args) >= 2:
         return tuple(str(h) for h in args[1] if h != args[0])
-    if probe == "early_exit_trace":
+    if probe == "early_exit_run":
         return ("entropy",)
     return ()
 
@@ -63,34 +64,14 @@ def call_isolated(namespace: dict, name: str, helpers: Sequence[str], *args: Any
     return _call_isolated(namespace, name, helpers, *args)
 
 
-def early_exit_trace(namespace: dict, model: Any, X: Any, threshold: float) -> dict:
-    """Run early_exit_inference (trusted entropy) and record samples seen per stage and head, and eval mode."""
-    counts = {"stage": [0] * len(model.stages), "head": [0] * len(model.exits)}
-    modes: list[bool] = []
-    handles = []
+def early_exit_run(namespace: dict, model: Any, X: Any, threshold: float) -> dict:
+    """Run early_exit_inference (trusted entropy); return its predictions and exit indices, nothing else.
 
-    def counter(kind: str, k: int):
-        def hook(module, inputs, output):
-            counts[kind][k] += int(inputs[0].shape[0])
-            modes.append(bool(module.training))
-
-        return hook
-
-    for k, stage in enumerate(model.stages):
-        handles.append(stage.register_forward_hook(counter("stage", k)))
-    for k, head in enumerate(model.exits):
-        handles.append(head.register_forward_hook(counter("head", k)))
-    try:
-        out = _call_isolated(namespace, "early_exit_inference", ("entropy",), model, X, threshold)
-    finally:
-        for handle in handles:
-            handle.remove()
+    No counters or flags are kept here: whatever this process records, the student's code could rewrite
+    (through the call stack) or dodge (calling a module's forward directly). The judge decides compaction
+    and eval mode from these outputs alone, on models whose outputs show both (see tests.py).
+    """
+    out = _call_isolated(namespace, "early_exit_inference", ("entropy",), model, X, threshold)
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         raise TypeError("early_exit_inference should return a tuple (preds, exit_index)")
-    return {
-        "preds": out[0],
-        "exit_index": out[1],
-        "stage_counts": counts["stage"],
-        "head_counts": counts["head"],
-        "any_train_mode": any(modes),
-    }
+    return {"preds": out[0], "exit_index": out[1]}

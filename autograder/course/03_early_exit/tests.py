@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from autograder.suite import (
     Suite,
+    as_tensor,
     expect,
     expect_close,
     expect_equal,
@@ -81,6 +82,82 @@ def _early_exit_case(seed: int, n: int = 64):
     return model, X, threshold, preds, exits
 
 
+def _batch_coupled(model):
+    """`model` with every BatchNorm of stages 2.. normalising with the statistics of the batch it receives.
+
+    The tripwire for compaction, decided in the judge: such a stage's output for one sample depends on
+    every sample it is handed, so a stage that also processes samples which already left (however it is
+    called: hooks, forward() or anything else) changes the predictions of the samples that stay.
+    """
+    for stage in list(model.stages)[1:]:
+        for parent in list(stage.modules()):
+            for name, old in list(parent.named_children()):
+                if isinstance(old, torch.nn.BatchNorm2d):
+                    new = torch.nn.BatchNorm2d(old.num_features, track_running_stats=False)
+                    with torch.no_grad():
+                        new.weight.copy_(old.weight)
+                        new.bias.copy_(old.bias)
+                    setattr(parent, name, new)
+    return model.eval()
+
+
+@torch.no_grad()
+def _judge_exits(model, X, threshold: float, compact: bool) -> tuple[torch.Tensor, torch.Tensor, list]:
+    """Per-sample early exit computed here in the judge: (preds, exits, entropies at each non-final exit).
+
+    compact=False runs every stage on the whole batch (what a non-compacting implementation computes; no
+    entropies then).
+    """
+    ref = SUITE.reference()
+    model.eval()
+    n, last = len(X), len(model.exits) - 1
+    preds, exits = torch.zeros(n, dtype=torch.long), torch.full((n,), -1, dtype=torch.long)
+    alive, h, entropies = torch.arange(n), model.stem(X), []
+    for k, (stage, head) in enumerate(zip(model.stages, model.exits)):
+        h = stage(h)
+        logits = head(h)
+        H = ref.entropy(logits)
+        leave = torch.ones(len(h), dtype=torch.bool) if k == last else H < threshold
+        if k < last and compact:
+            entropies.append(H)
+        take = leave & (exits[alive] < 0)
+        preds[alive[take]], exits[alive[take]] = logits[take].argmax(1), k
+        if compact:
+            alive, h = alive[~leave], h[~leave]
+            if len(alive) == 0:
+                break
+    return preds, exits, entropies
+
+
+def _compaction_case(seed: int, n: int = 80):
+    """A batch-coupled model, inputs with sentinels that leave at exit 1, a threshold far from every entropy.
+
+    Sentinels (a quarter of the samples, inputs scaled by 1000) are certain at the first exit; if a later,
+    batch-coupled stage sees them, its batch statistics are theirs and every staying sample's prediction moves.
+    """
+    model = _batch_coupled(_tiny_model(seed))
+    g = seeded(seed + 2)
+    X = torch.randn(n, 1, 16, 16, generator=g)
+    sentinels = torch.randperm(n, generator=g)[: n // 4]
+    X[sentinels] *= 1000.0
+    ref = SUITE.reference()
+    with torch.no_grad():
+        first = ref.entropy(model.exits[0](model.stages[0](model.stem(X))))
+    best, threshold = -1.0, None
+    for t in torch.quantile(first, torch.linspace(0.3, 0.7, 41)).tolist():
+        _, exits, entropies = _judge_exits(model, X, t, compact=True)
+        counts = torch.bincount(exits, minlength=3)
+        margin = min(float((H - t).abs().min()) for H in entropies if len(H))
+        if bool((counts > 0).all()) and margin > best:
+            best, threshold = margin, t
+    assert threshold is not None and best > 1e-3, "test case does not mix exits"
+    preds, exits, _ = _judge_exits(model, X, threshold, compact=True)
+    assert bool((exits[sentinels] == 0).all()), "a sentinel does not leave at the first exit"
+    loose_preds, loose_exits, _ = _judge_exits(model, X, threshold, compact=False)
+    assert int(((loose_preds != preds) | (loose_exits != exits)).sum()) >= 5, "the tripwire does not show"
+    return model, X, threshold, preds, exits
+
+
 # ------------------------------------------------------------------------------------------- entropy
 
 
@@ -118,7 +195,7 @@ def early_exit_per_sample_in_order(student) -> None:
     """early exit decides per sample and returns predictions and exits in the original order"""
     for seed in (41, 42):
         model, X, threshold, preds, exits = _early_exit_case(seed)
-        out = student.probe(SUITE.probes().early_exit_trace, model, X, threshold)
+        out = student.probe(SUITE.probes().early_exit_run, model, X, threshold)
         for key in ("preds", "exit_index"):
             value = out[key]
             expect(isinstance(value, torch.Tensor), f"{key} should be a tensor")
@@ -131,19 +208,20 @@ def early_exit_per_sample_in_order(student) -> None:
 @SUITE.test(grade_id="test_early_exit_inference", points=2, uses=("early_exit_inference",))
 def early_exit_compacts_batch(student) -> None:
     """samples that left at an exit are not processed by later stages or heads"""
-    model, X, threshold, _, exits = _early_exit_case(43, n=80)
-    out = student.probe(SUITE.probes().early_exit_trace, model, X, threshold)
-    for k in range(3):
-        remaining = int((exits >= k).sum())
+    for seed in (43, 45):
+        model, X, threshold, preds, exits = _compaction_case(seed)
+        out = student.probe(SUITE.probes().early_exit_run, model, X, threshold)
+        exit_index, got = (as_tensor(out.get(k), k) for k in ("exit_index", "preds"))
         expect(
-            out["stage_counts"][k] == remaining,
-            f"stage {k + 1} processed {out['stage_counts'][k]} samples; only samples still in the network "
-            f"should reach it (run each stage once, on the samples that have not left)",
+            exit_index.shape == exits.shape and got.shape == preds.shape,
+            "early_exit_inference should return one prediction and one exit index per sample",
         )
+        wrong = int(((exit_index != exits) | (got != preds)).sum())
         expect(
-            out["head_counts"][k] == remaining,
-            f"exit head {k + 1} processed {out['head_counts'][k]} samples; only samples still in the network "
-            f"should reach it",
+            wrong == 0,
+            f"{wrong} of {len(X)} samples got another exit or prediction on a model whose later stages normalise "
+            f"with the statistics of the batch they receive: a later stage also processed samples that had "
+            f"already left (run each stage once, on exactly the samples that have not left)",
         )
 
 
@@ -152,10 +230,10 @@ def early_exit_uses_eval_mode(student) -> None:
     """early exit runs the model in eval mode even when it is handed a model in train mode"""
     model, X, threshold, preds, exits = _early_exit_case(44)
     model.train()
-    out = student.probe(SUITE.probes().early_exit_trace, model, X, threshold)
-    expect(not out["any_train_mode"], "some layers ran in train mode; call model.eval() before inference")
-    expect_equal(out["exit_index"], exits, "exit index per sample for a model handed over in train mode")
-    expect_equal(out["preds"], preds, "predictions for a model handed over in train mode")
+    out = student.probe(SUITE.probes().early_exit_run, model, X, threshold)
+    hint = "; call model.eval() before inference (in train mode BatchNorm uses batch statistics)"
+    expect_equal(out["exit_index"], exits, "exit index per sample for a model handed over in train mode" + hint)
+    expect_equal(out["preds"], preds, "predictions for a model handed over in train mode" + hint)
 
 
 # ---------------------------------------------------------------------------------- exit costs

@@ -108,6 +108,19 @@ class BlockMaskedEval(ref.GatedBlock):
         return F.relu(self.block.shortcut(x) + g.view(-1, 1, 1, 1) * self.block.residual(x))
 
 
+class BlockForwardWhere(ref.GatedBlock):
+    """Eval: residual.forward() on the whole batch (no hook sees it), kept only where the gate is open."""
+
+    def forward(self, x):
+        if self.training:
+            return super().forward(x)
+        g = self.gate_fn(self.gate(x), tau=self.tau, training=False)
+        self.last_gate = g
+        short = self.block.shortcut(x)
+        body = self.block.residual.forward(x)
+        return F.relu(torch.where((g > 0.5).view(-1, 1, 1, 1), short + body, short))
+
+
 class BlockOutOfOrder(ref.GatedBlock):
     """Really skips, but stacks open samples first and closed ones after."""
 
@@ -337,6 +350,11 @@ MUTANTS = [
         "masked compute presented as skipping",
         targets=("gated_block_really_skips",),
         overrides={"GatedBlock": BlockMaskedEval},
+    ),
+    Mutant(
+        "body run for every sample with forward(), closed ones dropped by torch.where",
+        targets=("gated_block_really_skips",),
+        overrides={"GatedBlock": BlockForwardWhere},
     ),
     Mutant(
         "body run per sample for every sample",

@@ -1,6 +1,8 @@
 """Trusted probes for notebook 04: they run where the student's code lives and return plain data.
 
-No reference answers here: only fixed gates, hooks that count work, and gradient read-outs.
+No reference answers here: only fixed gates, seeded (some batch-coupled) blocks and gradient read-outs.
+Nothing here counts work: evidence kept in the student's process could be forged, so the judge decides
+from outputs.
 """
 
 from __future__ import annotations
@@ -34,8 +36,13 @@ def probe_gate_fn(logits: torch.Tensor, tau: float = 1.0, training: bool = True,
     return torch.sigmoid(diff / tau) if training else (diff > 0).to(logits.dtype)
 
 
-def make_block(in_channels: int, out_channels: int, stride: int, seed: int) -> BasicBlock:
-    """A course_lib BasicBlock with seeded weights and non-trivial BatchNorm statistics."""
+def make_block(in_channels: int, out_channels: int, stride: int, seed: int, coupled: bool = False) -> BasicBlock:
+    """A course_lib BasicBlock with seeded weights and non-trivial BatchNorm statistics.
+
+    coupled=True: the residual body's BatchNorms normalise with the statistics of the batch they receive,
+    also in eval mode, so the body's output for one sample depends on which other samples it was given
+    (the tripwire for real skipping; the judge builds the same block and computes the expected output).
+    """
     torch.manual_seed(seed)
     block = BasicBlock(in_channels, out_channels, stride)
     with torch.no_grad():
@@ -45,19 +52,28 @@ def make_block(in_channels: int, out_channels: int, stride: int, seed: int) -> B
                 m.running_var.uniform_(0.5, 1.5)
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.2, 0.2)
+        if coupled:
+            for i, m in enumerate(list(block.residual)):
+                if isinstance(m, nn.BatchNorm2d):
+                    batch_stats = nn.BatchNorm2d(m.num_features, track_running_stats=False)
+                    batch_stats.weight.copy_(m.weight)
+                    batch_stats.bias.copy_(m.bias)
+                    block.residual[i] = batch_stats
     return block
 
 
 def gated_block_run(namespace: dict, spec: dict, gate_logits: torch.Tensor, x: torch.Tensor, training: bool) -> dict:
-    """Run the student's GatedBlock on a seeded block with a fixed gate; count residual calls."""
-    block = make_block(spec["in"], spec["out"], spec["stride"], spec["seed"])
+    """Run the student's GatedBlock on a seeded block with a fixed gate; return its output only.
+
+    Nothing is counted here (a hook or a counter in this process could be dodged or rewritten): whether
+    the body ran only on the open samples shows in the output of a batch-coupled block (spec["coupled"]).
+    """
+    block = make_block(spec["in"], spec["out"], spec["stride"], spec["seed"], bool(spec.get("coupled", False)))
     gated = namespace["GatedBlock"](block, FixedGate(gate_logits), gate_fn=probe_gate_fn, tau=1.0)
     gated.train(training)
-    sizes: list[int] = []
-    block.residual.register_forward_hook(lambda m, inp, out: sizes.append(int(inp[0].shape[0])))
     with torch.no_grad():
         out = gated(x.clone())
-    return {"out": out.detach(), "residual_batch_sizes": sizes}
+    return {"out": out.detach()}
 
 
 def gate_module_run(namespace: dict, in_channels: int, seed: int, inputs: list) -> dict:
@@ -175,8 +191,14 @@ def reinforce_gradients(
     }
 
 
-def policy_run(namespace: dict, in_channels: int, num_blocks: int, seed: int, inputs: list) -> dict:
-    """Build the student's PolicyNet (seeded) and return its outputs on each input, train and eval mode."""
+def policy_run(
+    namespace: dict, in_channels: int, num_blocks: int, seed: int, inputs: list, again: list | None = None
+) -> dict:
+    """Build the student's PolicyNet (seeded) and return its outputs on each input, train and eval mode.
+
+    `again`: a second list of eval-mode inputs, run after the first (the judge makes them fresh batches,
+    the same images permuted among new ones, so a repeat pass cannot be answered from a cache).
+    """
     torch.manual_seed(seed)
     policy = namespace["PolicyNet"](in_channels, num_blocks)
     if not isinstance(policy, nn.Module):
@@ -190,5 +212,6 @@ def policy_run(namespace: dict, in_channels: int, num_blocks: int, seed: int, in
         policy.eval()
         for x in inputs:
             results["eval"].append(policy(x.clone()).detach())
+        for x in again or []:
             results["eval_again"].append(policy(x.clone()).detach())
     return results
