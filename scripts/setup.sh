@@ -21,9 +21,10 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
     || { echo "[setup] the install is incomplete: see the pip output above" >&2; exit 1; }
   echo "$want" > "$STAMP"
 fi
-# The grader's sandbox (bubblewrap, Debian package); without it the grader falls back to process isolation.
+# The grader's sandbox (bubblewrap, Debian package); without it the grader refuses to grade unless given
+# --sandbox process (explicit consent to process isolation only).
 bash "$ROOT/scripts/install_sandbox.sh" >/dev/null 2>&1 \
-  || echo "[setup] bubblewrap unavailable: the grader will use process isolation (see docs/grader_security.md)"
+  || echo "[setup] bubblewrap unavailable: grade with --sandbox process, or see docs/grader_security.md"
 export PATH="$VENV/bin:$PATH"   # nbgrader shells out to alembic, which must be on PATH
 export COURSE_SIZE="${COURSE_SIZE:-small}"
 export TQDM_MININTERVAL="${TQDM_MININTERVAL:-10}"

@@ -22,6 +22,7 @@ from autograder.grader.cli import main as grade_main
 from autograder.grader.report import read_results
 from autograder.tools.execute import execute_notebook
 from autograder.tools.release import ROOT, solution_stems
+from grading_fixtures import sandbox_args
 from synthetic_datasets import write_cifar10, write_fashion_mnist
 
 pytestmark = pytest.mark.slow
@@ -107,6 +108,7 @@ def test_full_size_notebooks_get_full_marks(fullsize: Path, tmp_path: Path) -> N
     assert (
         grade_main(
             [str(subs.parent), "--out", str(out), "--workers", "2", "--quiet", "--release-dir", str(ROOT / "notebooks")]
+            + sandbox_args()
         )
         == 0
     )

@@ -142,7 +142,7 @@ def build_batch(base: Path) -> tuple[Path, Path]:
 
 
 # generous limits: on a loaded machine importing course_lib in a cell can take seconds
-ARGS = ["--workers", "2", "--test-timeout", "8", "--cell-timeout", "12", "--quiet"]
+ARGS = ["--workers", "2", "--test-timeout", "8", "--cell-timeout", "12", "--quiet", *S.sandbox_args()]
 
 
 @pytest.fixture(scope="module")
@@ -374,7 +374,11 @@ def test_real_notebook_solution_and_release(stem: str, tmp_path: Path) -> None:
     shutil.copy(release, (subs / "release").mkdir(parents=True) or subs / "release" / f"{stem}.ipynb")
     out = tmp_path / "out"
     assert (
-        main([str(subs), "--out", str(out), "--workers", "2", "--quiet", "--release-dir", str(ROOT / "notebooks")]) == 0
+        main(
+            [str(subs), "--out", str(out), "--workers", "2", "--quiet", "--release-dir", str(ROOT / "notebooks")]
+            + S.sandbox_args()
+        )
+        == 0
     )
     by = {r["student"]: r for r in read_results(out / "results.jsonl")}
     sol, rel = by["solution"], by["release"]

@@ -27,6 +27,7 @@ from autograder import content
 from autograder.student import LocalStudent
 from autograder.suite import load_suite, reference_namespace, run_suite
 from autograder.tools import selfcheck
+from grading_fixtures import sandbox_args
 
 ROOT = Path(__file__).resolve().parent.parent
 HINT_STEMS = content.stems()
@@ -136,7 +137,8 @@ def grader_records(tmp_path_factory) -> dict[tuple[str, str], dict]:
     out = work / "graded"
     env = dict(os.environ, TQDM_DISABLE="1", COURSE_SIZE="small")
     proc = subprocess.run(
-        [sys.executable, "-m", "autograder", "grade", str(subs), "--out", str(out), "--quiet", "--workers", "2"],
+        [sys.executable, "-m", "autograder", "grade", str(subs), "--out", str(out), "--quiet", "--workers", "2"]
+        + sandbox_args(),
         cwd=ROOT,
         env=env,
         capture_output=True,

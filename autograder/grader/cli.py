@@ -20,7 +20,7 @@ from autograder.grader import notebook as nbmod
 from autograder.grader import report as rep
 from autograder.grader.judge import GradeOptions, NotebookContext, grade_notebook_bytes
 from autograder.grader.records import GradeRecord
-from autograder.grader.sandbox import SandboxConfig, parse_size
+from autograder.grader.sandbox import SandboxConfig, SandboxUnavailable, parse_size
 from autograder.grader.suites import HIDDEN_ENV_VAR, find_suites, load_suite
 
 __all__ = ["main", "report_main", "collect_submissions", "Submission", "grade"]
@@ -236,8 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--sandbox",
         choices=("auto", "bubblewrap", "process"),
         default="auto",
-        help="isolation of the student's process: bubblewrap when available (auto, the default), "
-        "required (bubblewrap), or process isolation and limits only (process)",
+        help="isolation of the student's process: bubblewrap, required by auto (the default) and bubblewrap; "
+        "process: process isolation and limits only, no filesystem or network isolation, the only way to "
+        "grade without bubblewrap (explicit consent: the students' code could read the hidden tests)",
     )
     box.add_argument("--memory-limit", default="6G", help="memory of the student's process (RLIMIT_DATA; default 6G)")
     box.add_argument(
@@ -340,6 +341,7 @@ def grade(
     `duplicates` ("newest" or "best") chooses which of one student's files for one notebook counts."""
     if duplicates not in rep.DUPLICATE_RULES:
         raise ValueError(f"duplicates must be one of {', '.join(rep.DUPLICATE_RULES)}, got {duplicates!r}")
+    options.isolation()  # raises SandboxUnavailable before anything is graded (no silent process fallback)
     out.mkdir(parents=True, exist_ok=True)
     masks = _masks(submissions, out, list(hidden_dirs or []))
     options = dataclasses.replace(
@@ -420,12 +422,13 @@ def main(argv: list[str] | None = None) -> int:
         threads=threads,
         sandbox=sandbox,
     )
-    if args.sandbox == "bubblewrap":
-        try:
-            options.isolation()
-        except RuntimeError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
+    try:  # no silent fallback: without a working bubblewrap only an explicit --sandbox process grades
+        isolation, note = options.isolation()
+    except SandboxUnavailable as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if isolation == "process" and not args.quiet:
+        print(f"warning: {note}", file=sys.stderr)
     out = Path(args.out)
     t0 = time.monotonic()
     records = grade(

@@ -44,6 +44,9 @@ __all__ = [
     "NOBODY",
     "bwrap_path",
     "bwrap_works",
+    "bwrap_usable",
+    "SandboxUnavailable",
+    "refusal_message",
     "choose_isolation",
     "secret_paths",
     "bwrap_command",
@@ -141,16 +144,35 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap") or (("/usr/bin/bwrap") if os.path.exists("/usr/bin/bwrap") else None)
 
 
+# Host folders every runner gets read-only. /bin, /sbin, /lib* are usually symlinks into /usr (merged
+# /usr): they are recreated as the same symlinks; where they are real folders they are bound.
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+# Files of /etc that are never shown, even where uid 65534 could not read them anyway.
+ETC_MASKED = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc/sudoers", "/etc/security/opasswd")
+# The course's instructor-only parts, wherever a copy of the course is bound (the checkout, a PYTHONPATH
+# folder, a non-editable install in site-packages, an egg): relative paths masked with an empty folder.
+HIDDEN_PARTS = ("autograder/course", "solutions", ".git")
+
+
+def _system_args() -> list[str]:
+    """bwrap arguments for /usr, /etc and the /bin, /sbin, /lib* folders or symlinks of this host."""
+    args: list[str] = []
+    for d in SYSTEM_DIRS:
+        if os.path.islink(d):
+            args += ["--symlink", os.readlink(d), d]
+        elif os.path.isdir(d):
+            args += ["--ro-bind", d, d]
+    return args
+
+
 @functools.cache
 def bwrap_works(path: str) -> tuple[bool, str]:
-    """Try bwrap once with the namespaces we use; (ok, why not)."""
+    """Try bwrap once with the namespaces and the allow-listed root we use; (ok, why not)."""
     if not sys.platform.startswith("linux"):
         return False, "bubblewrap needs Linux"
     cmd = [
         path,
-        "--ro-bind",
-        "/",
-        "/",
+        *_system_args(),
         "--unshare-net",
         "--unshare-pid",
         "--die-with-parent",
@@ -158,13 +180,18 @@ def bwrap_works(path: str) -> tuple[bool, str]:
         "/dev",
         "--proc",
         "/proc",
+        "--perms",
+        "1777",
+        "--tmpfs",
+        "/tmp",
     ]
     if os.geteuid() != 0:
         cmd.append("--unshare-user")
     else:
         cmd += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    true = shutil.which("true") or "/usr/bin/true"
     try:
-        proc = subprocess.run([*cmd, "true"], capture_output=True, timeout=30)
+        proc = subprocess.run([*cmd, true], capture_output=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as err:
         return False, f"bwrap could not run ({err})"
     if proc.returncode != 0:
@@ -172,21 +199,48 @@ def bwrap_works(path: str) -> tuple[bool, str]:
     return True, ""
 
 
+def bwrap_usable() -> bool:
+    """Does bubblewrap work here (what `--sandbox auto` needs)?"""
+    path = bwrap_path()
+    return bool(path) and bwrap_works(path)[0]
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap does not work here and process isolation was not asked for explicitly."""
+
+
+def refusal_message(why: str) -> str:
+    """Why `grade` refuses to fall back to process isolation, how to fix it, and how to grade anyway."""
+    return (
+        f"bubblewrap, the grader's sandbox, does not work on this machine ({why}). Without it the "
+        "students' code runs as your user with your files and network: it could read the hidden tests, "
+        "the reference solutions and the other submissions, and earn points it did not earn. Install it "
+        "with `bash scripts/install_sandbox.sh` (Debian/Ubuntu package bubblewrap; containers also need "
+        "user namespaces), or, to grade anyway with process isolation and resource limits only (for "
+        "submissions you trust), pass `--sandbox process`."
+    )
+
+
 def choose_isolation(mode: str) -> tuple[str, str]:
-    """('bubblewrap' | 'process', note). `mode='bubblewrap'` raises when bwrap does not work."""
+    """('bubblewrap' | 'process', note) for `mode`.
+
+    `process` is only ever chosen explicitly (`mode='process'`): with `auto` or `bubblewrap` and no
+    working bwrap this raises SandboxUnavailable (the CLI turns it into exit status 2 and
+    `refusal_message`), instead of the silent fallback of earlier versions.
+    """
     if mode == "process":
-        return "process", "process isolation requested (--sandbox process): no network or filesystem isolation"
+        return (
+            "process",
+            "process isolation requested (--sandbox process): no network or filesystem isolation; the "
+            "student's code could read the grader's files (hidden tests, references, other submissions)",
+        )
     path = bwrap_path()
     ok, why = bwrap_works(path) if path else (False, "bwrap is not installed (scripts/install_sandbox.sh)")
     if ok:
         return "bubblewrap", ""
     if mode == "bubblewrap":
-        raise RuntimeError(f"--sandbox bubblewrap: {why}")
-    return (
-        "process",
-        f"bubblewrap unavailable ({why}): process isolation and resource limits only; the "
-        f"student's code had network access and could read the grader's files",
-    )
+        raise SandboxUnavailable(f"--sandbox bubblewrap: {why}")
+    raise SandboxUnavailable(refusal_message(why))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,12 +255,69 @@ def secret_paths(extra: Iterable[str | os.PathLike] = ()) -> list[Path]:
     return paths
 
 
+def _site_dirs() -> list[Path]:
+    """site-packages style folders of the runner's interpreter (where a non-editable install would put the course)."""
+    found: list[str] = []
+    for scheme_vars in ({}, {"base": sys.base_prefix, "platbase": sys.base_exec_prefix}):
+        try:
+            paths = sysconfig.get_paths(vars=scheme_vars) if scheme_vars else sysconfig.get_paths()
+        except (KeyError, ValueError):
+            continue
+        found += [paths[k] for k in ("purelib", "platlib") if k in paths]
+    try:
+        import site
+
+        found += site.getsitepackages()
+    except (AttributeError, ImportError):
+        pass
+    found += [p for p in sys.path if p.rstrip("/").endswith(("site-packages", "dist-packages"))]
+    return _unique_existing(Path(p) for p in found)
+
+
+def _unique_existing(paths: Iterable[Path]) -> list[Path]:
+    result: list[Path] = []
+    for p in paths:
+        try:
+            rp = p.resolve()
+        except (OSError, RuntimeError):
+            continue
+        if rp.exists() and rp != Path("/") and rp not in result:
+            result.append(rp)
+    return result
+
+
+def _package_dirs() -> list[Path]:
+    """The trusted runtime the runner imports from the course package: autograder/, course_lib/, course_data."""
+    dirs = [PACKAGE_ROOT / "autograder", PACKAGE_ROOT / "course_lib"]
+    try:
+        import course_lib
+
+        dirs.append(Path(course_lib.__file__).parent)
+    except Exception:  # noqa: BLE001 - course_lib broken: the runner will say so
+        pass
+    return dirs
+
+
+def _data_dirs() -> list[Path]:
+    """The data folder and the checkpoint cache the runner reads (COURSE_DATA_DIR, COURSE_CACHE_DIR, defaults)."""
+    found = [Path(os.environ[k]) for k in ("COURSE_CACHE_DIR", "COURSE_DATA_DIR") if os.environ.get(k)]
+    try:
+        from course_lib.data import data_root
+        from course_lib.training import cache_dir
+
+        found += [data_root(), cache_dir()]
+    except Exception:  # noqa: BLE001 - course_lib broken: the runner will say so
+        pass
+    return found
+
+
 def _needed_paths() -> list[Path]:
-    """Folders the runner's interpreter and the course package need (re-bound read-only under masks)."""
+    """Everything the runner gets read-only besides SYSTEM_DIRS (the allow-list; see bwrap_command)."""
     found: list[Path] = [
-        PACKAGE_ROOT,
         Path(sys.prefix),
         Path(sys.base_prefix),
+        Path(sys.exec_prefix),
+        Path(sys.base_exec_prefix),
         Path(os.path.realpath(sys.executable)).parent,
     ]
     for key in ("stdlib", "platstdlib", "purelib", "platlib"):
@@ -214,54 +325,76 @@ def _needed_paths() -> list[Path]:
             found.append(Path(sysconfig.get_paths()[key]))
         except KeyError:
             pass
+    found += _site_dirs()
+    found += _package_dirs()
+    found += _data_dirs()
+    # PYTHONPATH folders, except the checkout itself (and its parents): of those, only the package parts above.
     for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep):
-        if entry:
+        if entry and not _inside(PACKAGE_ROOT, Path(entry).resolve()):
             found.append(Path(entry))
-    for key in ("COURSE_CACHE_DIR", "COURSE_DATA_DIR"):
-        if os.environ.get(key):
-            found.append(Path(os.environ[key]))
-    try:
-        from course_lib.training import cache_dir
+    # Libraries outside /usr that the loader is told about (CUDA in /opt, /usr/local/nvidia, ...).
+    for key in ("LD_LIBRARY_PATH", "CUDA_HOME"):
+        found += [Path(e) for e in os.environ.get(key, "").split(os.pathsep) if e]
+    paths = _unique_existing(found)
+    system = [Path(d).resolve() for d in SYSTEM_DIRS if os.path.isdir(d)]
+    # Drop what a system folder or another needed folder already covers.
+    kept = [p for p in paths if not any(_inside(p, s) for s in system)]
+    return sorted(p for p in kept if not any(q != p and _inside(p, q) for q in kept))
 
-        found.append(cache_dir())
-    except Exception:  # noqa: BLE001 - course_lib broken: the runner will say so
-        pass
-    result: list[Path] = []
-    for p in found:
-        try:
-            rp = p.resolve()
-        except OSError:
-            continue
-        if rp.exists() and rp not in result:
-            result.append(rp)
-    return result
+
+def _course_copies() -> list[Path]:
+    """Folders that may hold a copy of the course: the package, site-packages, PYTHONPATH, the prefixes."""
+    found = [*_package_dirs(), *_site_dirs(), Path(sys.prefix), Path(sys.base_prefix)]
+    found += [Path(e) for e in os.environ.get("PYTHONPATH", "").split(os.pathsep) if e]
+    return _unique_existing(found)
+
+
+def _hidden_inside(bound: list[Path], masks: Iterable[Path]) -> list[Path]:
+    """What must be masked inside the visible folders: the course's hidden parts in every copy, extra masks."""
+    prefixes = _unique_existing([Path(sys.prefix), Path(sys.base_prefix)])
+    hidden: list[Path] = []
+    for root in _course_copies():
+        hidden += [root / part for part in HIDDEN_PARTS]
+        if root.name == "autograder":  # the package folder itself
+            hidden.append(root / "course")
+        hidden += [sub / "autograder" / "course" for sub in root.glob("*") if sub.is_dir()]  # eggs, clones
+        if root in prefixes:
+            hidden.append(root / "src")  # pip's clones of editable VCS installs
+    hidden += list(masks)
+    visible = bound + [Path(d).resolve() for d in SYSTEM_DIRS if os.path.isdir(d)]
+    return [h for h in _unique_existing(hidden) if any(_inside(h, v) for v in visible)]
 
 
 def _inside(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
-def _mkdirs(args: list[str], target: Path, under: Path) -> None:
-    """Create the folders between a tmpfs mount `under` and `target` with mode 0755 (bwrap uses 0700)."""
-    chain = []
-    p = target.parent
-    while p != under and under in p.parents:
-        chain.append(p)
-        p = p.parent
-    for d in reversed(chain):
-        args += ["--perms", "0755", "--dir", str(d)]
-
-
 def bwrap_command(inner: list[str], workdir: Path, cfg: SandboxConfig, privileged: bool) -> list[str]:
-    """The bwrap argv wrapping `inner` (the runner command) for one runner."""
+    """The bwrap argv wrapping `inner` (the runner command) for one runner.
+
+    An allow-list: bwrap starts from an empty root, and the runner sees only
+    - read-only: /usr, /etc (minus ETC_MASKED), the /bin, /sbin, /lib* symlinks or folders;
+      the interpreter (sys.prefix, sys.base_prefix, the executable's folder, stdlib, site-packages);
+      the course package's runtime (autograder/ without autograder/course, course_lib/, the data
+      folder and the checkpoint cache); other PYTHONPATH folders; LD_LIBRARY_PATH and CUDA_HOME;
+    - with the course's hidden parts (HIDDEN_PARTS, eggs, a prefix's src/) and cfg.masks masked by
+      empty read-only folders wherever they fall inside those;
+    - /dev (a minimal one, plus /dev/nvidia* and /dev/dri on a GPU machine), /proc (its own PID
+      namespace), private tmpfs /tmp and /dev/shm, and the work folder read-write.
+    Absent: the checkout's root and .git, solutions/, tests/, any other clone or copy of the course,
+    $HOME and /root (pip, HF and torch hub caches), /work, /srv, /mnt, /opt, /home, /var, /run, /sys.
+    A GPU needs only the device nodes, the driver's user-space libraries (/usr/lib/x86_64-linux-gnu,
+    /usr/local/nvidia or a folder named in LD_LIBRARY_PATH / CUDA_HOME) and /proc/driver/nvidia (in
+    /proc); the CUDA libraries of a pip-installed torch live in site-packages. On a GPU machine /sys is
+    bound read-only too (the driver reads PCI and NUMA topology there).
+    """
     bwrap = bwrap_path()
     assert bwrap is not None
     workdir = workdir.resolve()
+    size = str(int(cfg.tmp_bytes))
     args = [
         bwrap,
-        "--ro-bind",
-        "/",
-        "/",
+        *_system_args(),
         "--unshare-net",
         "--unshare-pid",
         "--unshare-ipc",
@@ -275,51 +408,42 @@ def bwrap_command(inner: list[str], workdir: Path, cfg: SandboxConfig, privilege
         "--proc",
         "/proc",
     ]
-    for dev in sorted(Path("/dev").glob("nvidia*")) + [Path("/dev/dri")]:  # GPUs stay usable
+    gpu = sorted(Path("/dev").glob("nvidia*")) + [Path("/dev/dri")]
+    for dev in gpu:  # GPUs stay usable
         if dev.exists():
             args += ["--dev-bind", str(dev), str(dev)]
-    size = str(int(cfg.tmp_bytes))
-    args += ["--size", size, "--tmpfs", "/dev/shm"]
-    # Private /tmp and a hidden $HOME, then the interpreter/package folders that live under them.
-    tmpfs_roots = [Path("/tmp")]
-    home = Path(os.path.expanduser("~")).resolve()
-    for extra_root in (home, Path("/root"), Path("/var/tmp")):
-        if extra_root != Path("/") and extra_root.is_dir() and extra_root not in tmpfs_roots:
-            tmpfs_roots.append(extra_root)
-    for root in tmpfs_roots:
-        if root.is_dir():
-            args += ["--size", size, "--tmpfs", str(root)]
-    for needed in _needed_paths():
-        under = next((r for r in tmpfs_roots if _inside(needed, r) and needed != r), None)
-        if under is not None and not _inside(workdir, needed):
-            _mkdirs(args, needed, under)
-            args += ["--ro-bind", str(needed), str(needed)]
-    # Secrets of the grader machine that stay visible under the read-only root.
-    for secret_file in ("/etc/shadow", "/etc/gshadow"):
-        if os.path.exists(secret_file):
+    if any(dev.exists() for dev in gpu[:-1]) and os.path.isdir("/sys"):
+        args += ["--ro-bind", "/sys", "/sys"]
+    args += ["--size", size, "--tmpfs", "/dev/shm", "--perms", "1777", "--size", size, "--tmpfs", "/tmp"]
+    for secret_file in ETC_MASKED:
+        if os.path.isfile(secret_file):
             args += ["--ro-bind", "/dev/null", secret_file]
-    # Instructor folders, extra hidden folders, submissions, the output folder.
-    for masked in [*secret_paths(), *(Path(m) for m in cfg.masks)]:
-        try:
-            mp = masked.resolve()
-        except OSError:
+    made = {Path("/"), Path("/tmp"), Path("/dev"), Path("/proc")}
+    made.update(Path(d) for d in SYSTEM_DIRS)
+
+    def parents(target: Path) -> None:
+        for p in reversed(target.parents):
+            if p not in made and not any(_inside(p, m) for m in bound):
+                args.extend(["--perms", "0755", "--dir", str(p)])
+                made.add(p)
+
+    bound: list[Path] = []
+    for needed in _needed_paths():
+        if _inside(workdir, needed):
+            continue  # never re-bind the work folder's parents read-only over it
+        parents(needed)
+        args += ["--ro-bind", str(needed), str(needed)]
+        bound.append(needed)
+    masks = [*secret_paths(), *(Path(m) for m in cfg.masks)]
+    for hidden in _hidden_inside(bound, masks):
+        if _inside(workdir, hidden):
             continue
-        if (
-            not mp.exists()
-            or _inside(workdir, mp)
-            or any(_inside(n, mp) for n in (PACKAGE_ROOT, Path(sys.prefix).resolve()))
-        ):
-            continue
-        if any(_inside(mp, r) for r in tmpfs_roots) and not any(_inside(mp, n) for n in _needed_paths()):
-            continue  # already invisible
-        if mp.is_dir():
-            args += ["--tmpfs", str(mp), "--remount-ro", str(mp)]
+        if hidden.is_dir():
+            args += ["--perms", "0755", "--tmpfs", str(hidden), "--remount-ro", str(hidden)]
         else:
-            args += ["--ro-bind", "/dev/null", str(mp)]
-    # The work folder: the only writable place (besides the private /tmp).
-    under = next((r for r in tmpfs_roots if _inside(workdir, r) and workdir != r), None)
-    if under is not None:
-        _mkdirs(args, workdir, under)
+            args += ["--ro-bind", "/dev/null", str(hidden)]
+    # The work folder: the only writable place besides the private /tmp and /dev/shm.
+    parents(workdir)
     args += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir)]
     if privileged:
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
