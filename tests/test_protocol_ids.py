@@ -7,6 +7,7 @@ end (`runner.serve`) runs in a thread with ops that need no signals. No sandbox,
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -338,7 +339,8 @@ def test_expect_raises_still_reads_a_withheld_error_class() -> None:
         SOURCE,
         {"preds": torch.zeros(2), SOURCE: 1},
         ["ok", ["deep", (SOURCE,)]],
-        ["a" * 40] * 7,  # each short, but 280 characters in all
+        ["a" * 81],  # a name, but too long
+        {"preds": "torch.log_softmax(x)"},  # brackets
         [b"def entropy"],  # bytes: sanitize_bytes never makes them, a forged payload can
     ],
 )
@@ -354,8 +356,27 @@ def test_returned_text_is_refused(value: Any) -> None:
 
 def test_plain_values_pass_when_withheld() -> None:
     value = {"preds": torch.arange(3), "exit_index": [0, 1], "any_train_mode": False, "name": "no error"}
+    value["state"] = {f"stages.{k}.weight": torch.zeros(1) for k in range(40)}  # a state dict: dotted keys
     out = judge.RemoteStudent._decode({"kind": "ok"}, sanitize_bytes(value), "x", withhold=judge.WITHHELD)
-    assert out["name"] == "no error" and out["exit_index"] == [0, 1]
+    assert out["name"] == "no error" and out["exit_index"] == [0, 1] and len(out["state"]) == 40
+
+
+def test_quoted_names_are_scrubbed_from_the_message() -> None:
+    """Names may come back while withholding (error class names, state dict keys), but never quoted."""
+    session = _FakeSession({"kind": "ok"})
+    student = judge.RemoteStudent(session)  # type: ignore[arg-type]
+    student.shipped_reference = True
+    tokens = "if not isinstance logits torch Tensor or not torch is_floating_point logits"
+    session.reply = {"kind": "ok"}
+    session.request = lambda message, deadline: ({"kind": "ok"}, sanitize_bytes({"name": tokens}))  # type: ignore[method-assign]
+    got = student.call("error_name")
+    assert got == {"name": tokens}
+    result = fw.Result("t", "g", "failed", 0.0, 1.0, f"error_name: got {got['name']!r}")
+    scrubbed = student.scrub(result)
+    assert tokens not in scrubbed.message and "<withheld>" in scrubbed.message and "withheld" in scrubbed.message
+    assert student.scrub(fw.Result("t", "g", "failed", 0.0, 1.0, "wrong shape")).message == "wrong shape"
+    assert student.scrub(dataclasses.replace(result, state="passed")) == dataclasses.replace(result, state="passed")
+    assert student.scrub(result, test_text=f"x = {{'name': {tokens!r}}}") == result  # the test's own text is no leak
 
 
 class _FakeSession:

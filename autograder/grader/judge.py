@@ -7,6 +7,7 @@ torch/numpy/check helpers in the student's process cannot influence a check.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -428,6 +429,7 @@ class RemoteStudent(Student):
         # a global, a file of the work folder that outlives restarts), so from then on no text that the
         # student's process sends reaches a message (see `_decode`).
         self.shipped_reference = False
+        self.returned_text: set[str] = set()  # strings in values returned while withholding (this test)
 
     def has(self, name: str) -> bool:
         header, _ = self.session.request({"op": "has", "name": str(name)}, self.deadline)
@@ -437,7 +439,9 @@ class RemoteStudent(Student):
         header, payload = self.session.request(
             {"op": "call", "name": name, "args": args, "kwargs": kwargs}, self.deadline
         )
-        return self._decode(header, payload, f"`{name}`", WITHHELD_LATER if self.shipped_reference else "")
+        return self._note_text(
+            self._decode(header, payload, f"`{name}`", WITHHELD_LATER if self.shipped_reference else "")
+        )
 
     def probe(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         module = sys.modules.get(fn.__module__)
@@ -463,7 +467,27 @@ class RemoteStudent(Student):
             self.session.withhold_output = True
             withhold = WITHHELD
         header, payload = self.session.request(message, self.deadline)
-        return self._decode(header, payload, "the student's code", withhold)
+        return self._note_text(self._decode(header, payload, "the student's code", withhold))
+
+    def _note_text(self, value: Any) -> Any:
+        """Keep the strings of a value returned while withholding: `scrub` takes them out of the message."""
+        if self.shipped_reference:
+            self.returned_text.update(_strings_in(value))
+        return value
+
+    def scrub(self, result: Result, test_text: str = "") -> Result:
+        """A failed `result` with every returned string of 4+ characters that its message quotes replaced by
+        a mark, except strings the test's own source holds (its dict keys and names, not the student's)."""
+        if result.state == "passed":
+            return result  # the message is the test's description
+        message = result.message
+        quoted = (t for t in self.returned_text if len(t) >= 4 and t not in test_text)
+        for text in sorted(quoted, key=len, reverse=True):
+            message = message.replace(text, "<withheld>")
+        if message == result.message:
+            return result
+        note = "returned text is withheld: trusted code ran beside yours"
+        return dataclasses.replace(result, message=f"{message} ({note})")
 
     @staticmethod
     def _decode(header: dict, payload: bytes, what: str, withhold: str = "") -> Any:
@@ -499,8 +523,7 @@ class RemoteStudent(Student):
 
 WITHHELD = "its message is withheld: this test ran trusted code beside yours"
 WITHHELD_LATER = "its message is withheld: an earlier test ran trusted code beside yours in this process"
-_TEXT_ITEM = re.compile(r"[A-Za-z_][A-Za-z0-9_ ]{0,39}")
-_TEXT_TOTAL = 256
+_TEXT_ITEM = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_. ]{0,79})?")  # names, dotted keys, "no error"
 
 
 def _plain_class_name(value: object) -> str:
@@ -522,9 +545,9 @@ def _withheld_error(kind: object, error_type: object, what: str, why: str = WITH
     return fw.StudentError(f"{what}: unexpected reply from the student's process ({why})")
 
 
-def _check_returned_text(value: Any, what: str, why: str = WITHHELD) -> None:
-    """Refuse a returned value whose strings could carry copied source (long text, punctuation, bytes)."""
-    total = 0
+def _strings_in(value: Any) -> list[Any]:
+    """Every str and bytes inside a loaded value (dict keys included; tensors hold none)."""
+    found: list[Any] = []
     todo = [value]
     while todo:
         item = todo.pop()
@@ -533,12 +556,35 @@ def _check_returned_text(value: Any, what: str, why: str = WITHHELD) -> None:
             todo.extend(item.values())
         elif isinstance(item, (list, tuple, set, frozenset)):
             todo.extend(item)
-        elif isinstance(item, (bytes, bytearray)):
+        elif isinstance(item, (str, bytes, bytearray)):
+            found.append(item)
+    return found
+
+
+def _check_returned_text(value: Any, what: str, why: str = WITHHELD) -> None:
+    """Refuse a returned value whose strings could carry copied source: bytes, or text that is not a
+    name (letters, digits, `_`, `.` and spaces, at most 80 characters: no operators, brackets, newlines).
+    Names that a test quotes are then taken out of its message (`RemoteStudent.scrub`)."""
+    for item in _strings_in(value):
+        if not isinstance(item, str):
             raise fw.StudentError(f"{what} returned bytes ({why})")
-        elif isinstance(item, str):
-            total += len(item)
-            if not _TEXT_ITEM.fullmatch(item) or total > _TEXT_TOTAL:
-                raise fw.StudentError(f"{what} returned text that is not a short plain name ({why})")
+        if not _TEXT_ITEM.fullmatch(item):
+            raise fw.StudentError(f"{what} returned text that is not a plain name ({why})")
+
+
+def _test_text(test: HiddenTest) -> str:
+    """The source file of the module defining `test` ("" when it cannot be read)."""
+    module = sys.modules.get(getattr(test.func, "__module__", ""))
+    path = getattr(module, "__file__", None)
+    return _file_text(str(path)) if path else ""
+
+
+@functools.lru_cache(maxsize=64)
+def _file_text(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError:
+        return ""
 
 
 @functools.lru_cache(maxsize=64)
@@ -586,8 +632,10 @@ def run_tests(session: Session, suite: Suite, options: GradeOptions) -> list[dic
         limit = min(options.test_timeout, remaining)
         student.deadline = time.monotonic() + limit
         student.uses = tuple(test.uses)
+        student.returned_text = set()
         try:
             result = fw.run_test(test, student)
+            result = student.scrub(result, _test_text(test))
         except RunnerTimeout:
             by_notebook = limit < options.test_timeout
             why = (
