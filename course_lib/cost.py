@@ -5,9 +5,11 @@ activations and additions count zero. Costs are measured once per static sub-mod
 with torchprofile and combined analytically: the cost of leaving at exit k is the backbone up to
 stage k plus every exit head 1..k, because a sample that passed an exit paid for its head.
 
-Nothing here answers a graded exercise: `exit_costs` measures course_lib's own `EarlyExitResNet` only, while
-notebook 02's `per_exit_costs` works for any network with `.stem`, `.stages` and `.exits`, and notebook 03's
-`expected_cost` (the mean cost over each sample's exit) is not in the library at all.
+Nothing here answers a graded exercise: `exit_costs` (and its sub-models) measure course_lib's own
+`EarlyExitResNet` with its own PoolLinearHead exits only, while notebook 02's `per_exit_costs` works for any
+network with `.stem`, `.stages` and `.exits`, and notebook 03's `expected_cost` (the mean cost over each sample's
+exit) is not in the library at all. `module_macs` and `block_costs` are measuring tools of 00_orientation: using
+them inside `per_exit_costs` is fine (the exercise is which parts a sample leaving at exit k has paid for).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from course_lib.models import EarlyExitResNet
+from course_lib.models import EarlyExitResNet, check_library_exits
 
 __all__ = [
     "COUNTED_OPS",
@@ -73,6 +75,7 @@ class _ExitPath(nn.Module):
 
     def __init__(self, model: EarlyExitResNet, k: int) -> None:
         super().__init__()
+        _check_measurable(model)
         self.model, self.k = model, k
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -82,6 +85,15 @@ class _ExitPath(nn.Module):
             h = stage(h)
             outputs.append(head(h))  # returned, so tracing cannot drop the heads as dead code
         return tuple(outputs)
+
+
+def _check_measurable(model: nn.Module) -> None:
+    """exit_costs (and its sub-models) measure course_lib's EarlyExitResNet with its own PoolLinearHead exits."""
+    check_library_exits(
+        model,
+        "exit_costs",
+        "for another network add up cl.cost.module_macs of its stem, stages and heads (notebook 02's per_exit_costs)",
+    )
 
 
 def _example(model: nn.Module, input_shape: Sequence[int]) -> torch.Tensor:
@@ -98,12 +110,7 @@ def exit_costs(model: EarlyExitResNet, input_shape: Sequence[int]) -> list[int]:
     Introduced in 02_branchynet, for the later notebooks' EarlyExitResNet only: notebook 02's `per_exit_costs`
     is the general version, for any network with `.stem`, `.stages` and `.exits`.
     """
-    if not isinstance(model, EarlyExitResNet):
-        raise TypeError(
-            f"exit_costs measures course_lib.models.EarlyExitResNet only, got {type(model).__name__}. "
-            f"For another early-exit network, add up cl.cost.module_macs of its stem, stages and heads "
-            f"(notebook 02's per_exit_costs)."
-        )
+    _check_measurable(model)
     x = _example(model, input_shape)
     return [module_macs(_ExitPath(model, k), x) for k in range(len(model.exits))]
 

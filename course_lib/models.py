@@ -19,6 +19,7 @@ __all__ = [
     "EarlyExitResNet",
     "default_arch",
     "check_input",
+    "check_library_exits",
 ]
 
 
@@ -150,12 +151,36 @@ class PoolLinearHead(nn.Module):
         return self.fc(torch.flatten(self.pool(h), 1))
 
 
+def check_library_exits(
+    model: nn.Module,
+    name: str = "EarlyExitResNet",
+    advice: str = "a network with other exit heads needs its own forward (stem, then each stage and its exit head)",
+) -> None:
+    """Raise TypeError unless `model` is a course_lib EarlyExitResNet whose side exits are its own PoolLinearHeads.
+
+    The library's early-exit code (EarlyExitResNet.forward, cl.cost.exit_costs) serves the later notebooks'
+    fixed network only; a network with other exit heads, such as notebook 02's BranchyResNet, runs and
+    measures its exits with its own code (`advice` says how, in the error).
+
+    Introduced in 02_branchynet.
+    """
+    if not isinstance(model, EarlyExitResNet):
+        raise TypeError(f"{name} works on course_lib's EarlyExitResNet only, not {type(model).__name__}: {advice}.")
+    for k, head in enumerate(list(model.exits)[:-1]):
+        if type(head) is not PoolLinearHead:
+            raise TypeError(
+                f"{name} works on course_lib's EarlyExitResNet only, with its own PoolLinearHead exits "
+                f"(exit {k + 1} is a {type(head).__name__}): {advice}."
+            )
+
+
 class EarlyExitResNet(nn.Module):
     """ResNet with an exit after every stage; the last exit is the usual GAP + linear classifier.
 
     forward(x) returns a list of exit logits, shallow to deep, each of shape (N, num_classes).
     Attributes `stem`, `stages` and `exits` let inference code run the network one stage at a time. The side
-    exits are always `PoolLinearHead`s: the library offers no way to plug in other heads.
+    exits are always `PoolLinearHead`s: the library offers no way to plug in other heads, and forward refuses
+    side exits swapped for other modules (a subclass or an instance with other heads writes its own forward).
 
     Introduced in 02_branchynet, for the later notebooks: notebook 02 has you build its own `BranchyResNet`.
     """
@@ -182,6 +207,7 @@ class EarlyExitResNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         check_input(x, self.in_channels, type(self).__name__)
+        check_library_exits(self, "EarlyExitResNet.forward")
         h = self.stem(x)
         exit_logits = []
         for stage, head in zip(self.stages, self.exits, strict=True):

@@ -171,6 +171,37 @@ def train_config_without_seed(loss_fn, config, splits, arch, seed, num_epochs, l
     return model, history
 
 
+def train_without_cache(loss_fn, config, splits, arch, seed, num_epochs, lr, batch_size=128, augment="shift"):
+    """Seeded, but fit gets no config: nothing is cached, an identical run retrains to the same weights."""
+    loaders = cl.data.make_loaders(splits, batch_size=batch_size, seed=seed)
+    cl.env.set_seed(seed)
+    model = _build(splits, arch)
+    history = cl.training.fit(
+        model,
+        loaders["train"],
+        num_epochs=num_epochs,
+        lr=lr,
+        loss_fn=loss_fn,
+        val_loader=loaders["val"],
+        augment=augment,
+    )
+    return model, history
+
+
+_REMEMBERED: dict = {}
+
+
+def train_remembered_by_seed(loss_fn, config, splits, arch, seed, num_epochs, lr, batch_size=128, augment="shift"):
+    """Unseeded, but answers a repeated (seed, config, budget) from an in-memory copy of its first answer."""
+    import copy
+    import json
+
+    key = json.dumps([seed, num_epochs, config], sort_keys=True, default=str)
+    if key not in _REMEMBERED:
+        _REMEMBERED[key] = train_unseeded(loss_fn, config, splits, arch, seed, num_epochs, lr, batch_size, augment)
+    return copy.deepcopy(_REMEMBERED[key])
+
+
 def train_ignores_loss_fn(loss_fn, config, splits, arch, seed, num_epochs, lr, batch_size=128, augment="shift"):
     plain = lambda out, y: sum(F.cross_entropy(z, y) for z in out)  # noqa: E731
     return ref.train_exit_model(
@@ -258,6 +289,16 @@ MUTANTS = [
         "cache config without the seed",
         ("train_cache_key_includes_run",),
         {"train_exit_model": train_config_without_seed},
+    ),
+    Mutant(
+        "no checkpoint cache (an identical run retrains)",
+        ("train_cache_key_includes_run",),
+        {"train_exit_model": train_without_cache},
+    ),
+    Mutant(
+        "unseeded, repeated runs answered from memory",
+        ("train_fresh_seeded_model",),
+        {"train_exit_model": train_remembered_by_seed},
     ),
     Mutant(
         "loss_fn ignored (trains on a plain sum of CE)",

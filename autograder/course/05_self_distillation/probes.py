@@ -175,22 +175,46 @@ def reproducible_training() -> Iterator[None]:
         torch.use_deterministic_algorithms(algorithms[0], warn_only=algorithms[1])
 
 
-def train_runs(ns: dict, runs: list[dict], shared_cache: bool) -> list[dict]:
-    """Call train_exit_model for each run spec {loss, config, seed, num_epochs}; return weights and history.
+def tamper_checkpoints(folder: str, delta: float) -> int:
+    """Trusted tripwire: add `delta` to every floating tensor of every checkpoint that cl.training.fit saved in
+    `folder` (its config key kept), so a run that really reloads a checkpoint comes back with weights the judge
+    can predict (first run's weights + delta), while a retrain or an in-memory copy cannot. Returns the count."""
+    count = 0
+    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        if not name.endswith(".pt"):
+            continue
+        path = os.path.join(folder, name)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        state = ckpt["state_dict"]
+        for key, value in state.items():
+            if value.is_floating_point():
+                state[key] = value + delta
+        torch.save(ckpt, path)
+        count += 1
+    return count
 
-    With `shared_cache` all runs use one fresh checkpoint folder (so a later run may load an earlier
-    one's checkpoint when their configs hash alike); otherwise every run gets its own empty folder.
-    The runs train under `reproducible_training()`.
+
+def train_runs(ns: dict, runs: list[dict], shared_cache: bool) -> list[dict]:
+    """Call train_exit_model for each run spec {loss, config, seed, num_epochs[, data, tamper]}; return weights.
+
+    Every run gets a fresh Splits object (tiny_splits(data), data 0 by default): a repeated run sees equal data in
+    new tensors, never the same objects. With `shared_cache` all runs use one fresh checkpoint folder (so a later
+    run may load an earlier one's checkpoint when their configs hash alike); otherwise every run gets its own
+    empty folder. A run with `tamper` first adds that number to the checkpoints already in its folder
+    (tamper_checkpoints). The runs train under `reproducible_training()`.
     """
     import io
 
-    splits = tiny_splits()
     root = tempfile.mkdtemp(prefix="probe05_")
     previous = os.environ.get("COURSE_CACHE_DIR")
     out = []
     try:
         for i, run in enumerate(runs):
+            splits = tiny_splits(int(run.get("data", 0)))
             os.environ["COURSE_CACHE_DIR"] = os.path.join(root, "shared" if shared_cache else f"run{i}")
+            tampered = (
+                tamper_checkpoints(os.environ["COURSE_CACHE_DIR"], float(run["tamper"])) if "tamper" in run else 0
+            )
             with (
                 contextlib.redirect_stdout(io.StringIO()),
                 contextlib.redirect_stderr(io.StringIO()),
@@ -213,6 +237,7 @@ def train_runs(ns: dict, runs: list[dict], shared_cache: bool) -> list[dict]:
                 {
                     "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
                     "num_records": len(history) if isinstance(history, list) else -1,
+                    "tampered": tampered,
                 }
             )
     finally:

@@ -176,8 +176,16 @@ def self_distillation_feature_hint(student):
 # Exercise 3: train_exit_model (3 points)
 
 
-def _run(loss: str, config: dict, seed: int, num_epochs: int) -> dict:
-    return {"loss": loss, "config": config, "seed": seed, "num_epochs": num_epochs}
+def _run(loss: str, config: dict, seed: int, num_epochs: int, **extra: float) -> dict:
+    return {"loss": loss, "config": config, "seed": seed, "num_epochs": num_epochs, **extra}
+
+
+TAMPER = 0.25  # what the probe adds to the cached checkpoints before the repeated run (a trusted tripwire)
+
+
+def _tampered(state: dict) -> dict:
+    """The weights a run that reloads a checkpoint tampered by the probe comes back with (judge side)."""
+    return {k: v + TAMPER if v.is_floating_point() else v for k, v in state.items()}
 
 
 def _same_state(a: dict, b: dict) -> bool:
@@ -208,9 +216,14 @@ def _same_run(a: dict, b: dict, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
 
 @SUITE.test(grade_id="test_train_exit_model", points=1, uses=("train_exit_model",))
 def train_fresh_seeded_model(student):
-    """a fresh model per call, initialised from the seed: same seed, same weights; other seed, other weights"""
+    """a fresh model per call, initialised from the seed: same seed, same weights; other seed, other weights
+
+    Each run gets new data tensors (equal for the repeated run), and a same-seed run on other data must end
+    elsewhere, so an answer remembered from an earlier call (by seed or by object) does not pass for seeding.
+    """
     cfg = {"name": "probe", "objective": "sum_ce"}
     runs = [_run("sum_ce", cfg, 3, 1), _run("sum_ce", cfg, 3, 1), _run("sum_ce", cfg, 4, 1)]
+    runs.append(_run("sum_ce", cfg, 3, 1, data=1))
     got = student.probe(SUITE.probes().train_runs, runs, False)
     expect(all(r["state"] for r in got), "the returned model has no weights")
     expect(
@@ -222,14 +235,25 @@ def train_fresh_seeded_model(student):
         not _same_run(got[0]["state"], got[2]["state"]),
         "runs with different seeds ended with (nearly) identical weights",
     )
+    expect(
+        not _same_run(got[0]["state"], got[3]["state"]),
+        "a run with the same seed on other training data ended with the first run's weights: train a fresh "
+        "model on the splits given, every call",
+    )
 
 
 @SUITE.test(grade_id="test_train_exit_model", points=1, uses=("train_exit_model",))
 def train_cache_key_includes_run(student):
-    """the checkpoint cache tells objectives and seeds apart and reloads an identical run"""
+    """the checkpoint cache tells objectives and seeds apart and reloads an identical run
+
+    Before the identical run the probe adds a constant to the cached checkpoints (a trusted tripwire): only a run
+    that really loads its checkpoint through fit comes back with the first run's weights plus that constant; a
+    seeded retrain without a cache, or a copy kept in memory, comes back without it.
+    """
     a = {"name": "probe", "objective": "sum_ce"}
     b = {"name": "probe", "objective": "first_exit_ce"}
-    runs = [_run("sum_ce", a, 5, 1), _run("first_exit_ce", b, 5, 1), _run("sum_ce", a, 6, 1), _run("sum_ce", a, 5, 1)]
+    runs = [_run("sum_ce", a, 5, 1), _run("first_exit_ce", b, 5, 1), _run("sum_ce", a, 6, 1)]
+    runs.append(_run("sum_ce", a, 5, 1, tamper=TAMPER))
     got = student.probe(SUITE.probes().train_runs, runs, True)
     expect(
         not _same_state(got[0]["state"], got[1]["state"]),
@@ -241,8 +265,8 @@ def train_cache_key_includes_run(student):
         "a run with another seed loaded the first run's checkpoint: put the seed into the config given to fit",
     )
     expect(
-        _same_state(got[0]["state"], got[3]["state"]),
-        "re-running an identical run did not give back the same weights (is the config passed to fit?)",
+        _same_state(_tampered(got[0]["state"]), got[3]["state"]),
+        "re-running an identical run did not load its checkpoint from the cache (is the config passed to fit?)",
     )
 
 
