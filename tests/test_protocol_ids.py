@@ -420,3 +420,23 @@ def test_frame_helper_matches_the_protocol() -> None:
     body = _frame({"kind": "ok", "id": "z"})[8:]
     assert unpack_reply(body)[0] == {"kind": "ok", "id": "z"}
     assert json.loads(body[4:].decode())["id"] == "z"
+
+
+@pytest.mark.parametrize("withhold", [False, True])
+def test_a_restarted_runner_reports_nothing_once_reference_code_was_shipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, withhold: bool
+) -> None:
+    """A restarted runner's hello (device, python) could quote what the student's code stashed in its work folder."""
+    end = FakeRunnerEnd(
+        lambda req: _frame({"kind": "hello", "device": "def entropy(logits)", "id": req["id"]}), tmp_path
+    )
+    monkeypatch.setattr(judge, "launch_runner", lambda workdir, options: end.process)
+    session = judge.Session([], judge.GradeOptions(), time.monotonic() + 60)
+    try:
+        session.withhold_output = withhold
+        assert session.start()
+        assert session.device == ("" if withhold else "def entropy(logits)")
+    finally:
+        session.runner = None  # the fake runner has no process to kill
+        session.close()
+        end.close()

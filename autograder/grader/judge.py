@@ -331,8 +331,12 @@ class Session:
                 self.failure = f"the runner did not start ({err})" + (f": {tail[-1]}" if tail else "")
                 self._retire()
                 return False
-            self.device = str(header.get("device", ""))[:200]
-            self.runner_info = {"ipython": header.get("ipython") is True, "python": str(header.get("python", ""))[:20]}
+            if not self.withhold_output:  # a restarted runner's hello could quote what the student's code copied
+                self.device = str(header.get("device", ""))[:200]
+                self.runner_info = {
+                    "ipython": header.get("ipython") is True,
+                    "python": str(header.get("python", ""))[:20],
+                }
             restart_needed = self._run_cells()
             if not restart_needed:
                 return True
