@@ -292,7 +292,8 @@ def test_outputs_not_forged(batch: dict) -> None:
         rows = list(csv.DictReader(fh))
     alice = [r for r in rows if r["student"] == "alice"]
     assert len(alice) == 1 and alice[0]["points"] == "4", alice  # the CSV-injection folder name forged nothing
-    assert all(r["notebook"] in ("90_synthetic", "") for r in rows)
+    stems = {"90_synthetic", ""} | {a.stem for a in batch["attacks"].values()}  # attacks on real notebooks too
+    assert all(r["notebook"] in stems for r in rows), sorted({r["notebook"] for r in rows} - stems)
     feedback = out / "feedback"
     for path in feedback.rglob("*"):
         assert feedback in path.resolve().parents, f"feedback written outside its folder: {path}"
