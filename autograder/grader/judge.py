@@ -244,7 +244,11 @@ def launch_runner(workdir: Path, options: GradeOptions) -> RunnerProcess:
     req_r, req_w = os.pipe()
     rep_r, rep_w = os.pipe()
     out_r, out_w = os.pipe()
-    inner = [*options.runner_prefix, options.python, "-m", "autograder.grader.runner", str(req_r), str(rep_w)]
+    # -P: the work folder (cwd) is not put on sys.path, so a module the student's code wrote there (json.py)
+    # cannot shadow one the runner imports before it applies its limits and drops privileges after a restart;
+    # -s: no user site folder ($HOME is the work folder: a planted .pth would run at start-up).
+    inner = [*options.runner_prefix, options.python, "-s", "-P", "-m", "autograder.grader.runner"]
+    inner += [str(req_r), str(rep_w)]
     cmd = sbx.bwrap_command(inner, workdir, cfg, privileged) if isolation == "bubblewrap" else inner
     try:
         proc = subprocess.Popen(
