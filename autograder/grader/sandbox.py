@@ -4,13 +4,16 @@ Two levels, chosen per grading run and written into every result as ``"isolation
 
 - ``bubblewrap`` (Linux with /usr/bin/bwrap and working namespaces): the runner starts inside
   ``bwrap`` with a new network namespace (no network at all, not even the host's loopback), a new PID
-  namespace with ``--die-with-parent`` (everything the student starts dies with the runner), the
-  root filesystem read-only, a private /tmp, $HOME hidden, the per-notebook grading content
-  (autograder/course: hidden tests, references, mutants, probes, hints), solutions/, the extra hidden folders, the submissions and the output folder masked,
-  and the student's work folder as the only writable place. When the grader runs as root, bwrap keeps
+  namespace with ``--die-with-parent`` (everything the student starts dies with the runner) and an
+  allow-listed filesystem (``bwrap_command``): an empty root with only the system folders, the
+  interpreter, the grader's runtime, course_lib and the data it needs bound read-only, the course's
+  hidden parts (autograder/course, solutions/, .git) masked in every copy of the course those binds
+  expose, a private /tmp, and the student's work folder as the only writable place; the checkout, its
+  .git, $HOME, other clones and the submissions are absent. When the grader runs as root, bwrap keeps
   only CAP_SETUID/CAP_SETGID for the runner, which uses them once, before any student code, to become
   uid/gid 65534 (nobody) for good: a real unprivileged user outside the sandbox too.
-- ``process`` (no bwrap: Colab, macOS, containers without user namespaces): a separate process in its
+- ``process`` (only with an explicit ``--sandbox process``; ``auto`` refuses to grade without bubblewrap:
+  Colab, macOS, containers without user namespaces): a separate process in its
   own session, the same resource limits, an environment without the grader's secrets, and on Linux a
   child-subreaper runner so that the judge can find and kill every descendant. No network or
   filesystem isolation: say so to the instructor (the results and the report do).
