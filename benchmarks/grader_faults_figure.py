@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     attacks = summary["attacks"]
     classes = sorted({int(a.get("klass", 0)) for a in attacks})
     fig, (ax, ax2) = plt.subplots(
-        1, 2, figsize=(13, max(6.5, 0.16 * len(attacks) + 2)), gridspec_kw={"width_ratios": [1.2, 1]}
+        1, 2, figsize=(14, max(6.5, 0.16 * len(attacks) + 2)), gridspec_kw={"width_ratios": [1.3, 1]}
     )
     series = [("tried", "#5d6d7e", lambda a: True), ("held now", "#4c9a2a", lambda a: a["held"] is True)]
     old_by_name = {a["name"]: a for a in before["attacks"]} if before else {}
@@ -75,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         rects = ax.bar([i + (j - (len(series) - 1) / 2) * w for i in range(len(classes))], values, w, label=label)
         for r in rects:
             r.set_color(colour)
-        ax.bar_label(rects, padding=2, fontsize=8)
-    ax.set_xticks(range(len(classes)), [CLASSES.get(c, str(c)) for c in classes], fontsize=7, rotation=0)
+        ax.bar_label(rects, padding=2, fontsize=6)
+    ax.set_xticks(range(len(classes)), [CLASSES.get(c, str(c)) for c in classes], fontsize=7, rotation=35, ha="right")
     ax.set_ylabel("attacks")
     ax.legend(frameon=False, loc="upper right", fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
@@ -103,9 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     ax2.set_yticks(range(len(attacks)), names, fontsize=6)
     ax2.invert_yaxis()
     ax2.set_xlabel("hidden tests of the attacked notebook")
-    for state, colour in STATE_COLOURS.items():
-        ax2.barh([], [], color=colour, label=state)
-    ax2.legend(fontsize=7, frameon=False, loc="lower right", ncol=2)
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=colour, label=state) for state, colour in STATE_COLOURS.items()]
+    ax2.legend(handles=handles, fontsize=7, frameon=False, loc="upper right", ncol=2)
     ax2.set_title("state of the hidden tests per adversarial submission", fontsize=9)
     ax2.spines[["top", "right"]].set_visible(False)
     held = sum(a["held"] is True for a in attacks)
