@@ -221,7 +221,8 @@ def early_exit_compacts_batch(student) -> None:
             wrong == 0,
             f"{wrong} of {len(X)} samples got another exit or prediction on a model whose later stages normalise "
             f"with the statistics of the batch they receive: a later stage also processed samples that had "
-            f"already left (run each stage once, on exactly the samples that have not left)",
+            f"already left, or the samples went through the stages one at a time (run each stage once per batch, "
+            f"on exactly the samples that have not left)",
         )
 
 
