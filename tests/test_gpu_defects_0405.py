@@ -226,7 +226,7 @@ def test_same_seed_check_accepts_gpu_like_last_bit_noise() -> None:
 def test_same_seed_check_still_rejects_real_differences(scale: float, seed_shift: int) -> None:
     namespace = reference_namespace(DISTILL_STEM)
     reference = namespace["train_exit_model"]
-    calls = iter([0, seed_shift, 0])  # the second same-seed run comes from another seed
+    calls = iter([0, seed_shift, 0, 0])  # the second same-seed run comes from another seed (4 runs: 05 tests.py)
 
     def train_exit_model(*args: Any, **kwargs: Any):
         return _noisy(reference, scale, next(calls))(*args, **kwargs)
