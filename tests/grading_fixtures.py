@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import io
 import json
+import zipfile
 from pathlib import Path
 
 STEM = "90_synthetic"
@@ -186,3 +188,11 @@ def sandbox_args() -> list[str]:
     from autograder.grader.sandbox import bwrap_usable
 
     return [] if bwrap_usable() else ["--sandbox", "process"]
+
+
+def zip_of_notebook() -> bytes:
+    """The bytes of a zip archive holding one solved synthetic notebook (a zip a student named .ipynb)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr(f"{STEM}.ipynb", json.dumps(notebook()))
+    return buffer.getvalue()

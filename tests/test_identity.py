@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import itertools
 import json
 import os
@@ -134,13 +133,6 @@ def test_best_rule_and_resume_keep_every_record(tmp_path: Path) -> None:
     assert "ann/90_synthetic.ipynb (3 points)" in feedback and "resubmission counter" in feedback
 
 
-def _zip_named_ipynb() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        zf.writestr(f"{S.STEM}.ipynb", json.dumps(S.notebook()))
-    return buffer.getvalue()
-
-
 def _hidden(tmp_path: Path) -> Path:
     hidden = tmp_path / "hidden"
     hidden.mkdir(exist_ok=True)
@@ -151,7 +143,7 @@ def _hidden(tmp_path: Path) -> Path:
 def test_duplicates_end_to_end_with_resume(tmp_path: Path) -> None:
     """Files that never parse (no runner): the second run adds a resubmission, which then counts."""
     subs, out, hidden = tmp_path / "subs", tmp_path / "out", _hidden(tmp_path)
-    first = S.write(subs / "ann" / f"{S.STEM}.ipynb", _zip_named_ipynb())
+    first = S.write(subs / "ann" / f"{S.STEM}.ipynb", S.zip_of_notebook())
     os.utime(first, (2_000_000_000, 2_000_000_000))  # newer mtime: the counter still wins
     args = [str(subs), "--out", str(out), "--hidden-dir", str(hidden), "--quiet"]
     assert main(args) == 0
@@ -237,7 +229,7 @@ def test_no_csv_cell_starts_with_a_formula_character(tmp_path: Path) -> None:
 
 def test_archives_named_ipynb_are_named() -> None:
     with pytest.raises(nbmod.NotebookError, match=r"this file is a zip archive, not a notebook: rename it \.zip"):
-        nbmod.parse_notebook(_zip_named_ipynb())
+        nbmod.parse_notebook(S.zip_of_notebook())
     with pytest.raises(nbmod.NotebookError, match="gzip archive"):
         nbmod.parse_notebook(gzip.compress(json.dumps(S.notebook()).encode()))
     with pytest.raises(nbmod.NotebookError, match="PDF"):
@@ -246,7 +238,7 @@ def test_archives_named_ipynb_are_named() -> None:
 
 def test_a_zip_named_ipynb_gets_a_record_with_the_reason(tmp_path: Path) -> None:
     subs, out = tmp_path / "subs", tmp_path / "out"
-    S.write(subs / "ann" / f"{S.STEM}.ipynb", _zip_named_ipynb())
+    S.write(subs / "ann" / f"{S.STEM}.ipynb", S.zip_of_notebook())
     assert main([str(subs), "--out", str(out), "--hidden-dir", str(_hidden(tmp_path)), "--quiet"]) == 0
     (record,) = rep.read_records(out / "results.jsonl")
     assert record.student == "ann" and record.stem == S.STEM and record.points == 0

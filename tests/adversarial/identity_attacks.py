@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import zipfile
@@ -104,13 +103,6 @@ def _check_csv(record: dict | None, batch: dict) -> list[str]:
     return problems
 
 
-def _zip_bytes() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        zf.writestr(f"{S.STEM}.ipynb", json.dumps(S.notebook()))
-    return buffer.getvalue()
-
-
 def add_attacks(ctx: BuildContext) -> None:
     """Write the identity, metadata, CSV and zip-named-.ipynb attacks into the batch."""
     owner = "i01_zip_names_others"
@@ -172,5 +164,5 @@ def add_attacks(ctx: BuildContext) -> None:
             category="format",
             klass=9,
         ),
-        _zip_bytes(),
+        S.zip_of_notebook(),
     )
