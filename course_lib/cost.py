@@ -27,6 +27,7 @@ __all__ = [
     "module_macs",
     "exit_costs",
     "block_costs",
+    "gated_block_costs",
     "format_macs",
 ]
 
@@ -140,6 +141,53 @@ def block_costs(model: nn.Module, input_shape: Sequence[int]) -> dict[str, list[
             heads.append(module_macs(net.classifier, h))
     model.train(was_training)
     return {"stem": stem, "blocks": blocks, "heads": heads}
+
+
+def gated_block_costs(model: nn.Module, input_shape: Sequence[int]) -> dict[str, Any]:
+    """The parts a gated (or plain) ResNet's cost is made of, measured at batch 1: what every sample pays, and what a
+    sample pays only when a block runs.
+
+    `model` has `.stem`, `.classifier` and its residual blocks as `model.blocks()` (a course_lib ResNet) or as a
+    `model.blocks` list of modules with `.block` (a BasicBlock) and `.gate` (notebook 04's GatedBlock). Returns
+    "stem", "classifier", per block "shortcuts" (the projection shortcut: 0 for an identity), "residuals" (the
+    block body, paid only when the block runs) and "gates" (0 for an ungated block), and "always" = stem +
+    classifier + every shortcut: a skipped block still computes its shortcut for the sample, so it is not skipped
+    work. Gates are listed apart (every sample pays them too); how the parts combine with execution rates is the
+    caller's.
+
+    Introduced in 04_layer_skipping.
+    """
+    x = _example(model, input_shape)
+    net: Any = model
+    items = net.blocks() if callable(net.blocks) and not isinstance(net.blocks, nn.Module) else list(net.blocks)
+    shortcuts: list[int] = []
+    residuals: list[int] = []
+    gates: list[int] = []
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            stem = module_macs(net.stem, x)
+            h = net.stem(x)
+            for item in items:
+                block = item.block if hasattr(item, "block") else item
+                gate = getattr(item, "gate", None) if hasattr(item, "block") else None
+                gates.append(module_macs(gate, h) if gate is not None else 0)
+                shortcut = block.shortcut
+                shortcuts.append(0 if isinstance(shortcut, nn.Identity) else module_macs(shortcut, h))
+                residuals.append(module_macs(block.residual, h))
+                h = block(h)
+            classifier = module_macs(net.classifier, h)
+    finally:
+        model.train(was_training)
+    return {
+        "stem": stem,
+        "classifier": classifier,
+        "shortcuts": shortcuts,
+        "residuals": residuals,
+        "gates": gates,
+        "always": stem + classifier + sum(shortcuts),
+    }
 
 
 def format_macs(macs: float) -> str:
