@@ -174,6 +174,42 @@ class BlockNoShortcut(ref.GatedBlock):
         return F.relu(out)
 
 
+class BlockNoTrainingFlag(ref.GatedBlock):
+    """Calls the gate function without training=...: st_gumbel_gate's default (True) keeps sampling in eval."""
+
+    def forward(self, x):
+        g = self.gate_fn(self.gate(x), tau=self.tau)
+        self.last_gate = g
+        shortcut = self.block.shortcut(x)
+        if self.training:
+            return F.relu(shortcut + g.view(-1, 1, 1, 1) * self.block.residual(x))
+        out = shortcut.clone()
+        idx = torch.nonzero(g > 0.5).flatten()
+        if idx.numel() > 0:
+            out.index_add_(0, idx, self.block.residual(x.index_select(0, idx)))
+        return F.relu(out)
+
+
+class BlockDetachedMask(ref.GatedBlock):
+    """Multiplies the residual by a detached copy of the decision: the same forward, no gradient to the gate."""
+
+    def forward(self, x):
+        if not self.training:
+            return super().forward(x)
+        g = self.gate_fn(self.gate(x), tau=self.tau, training=True)
+        self.last_gate = g
+        return F.relu(self.block.shortcut(x) + g.detach().view(-1, 1, 1, 1) * self.block.residual(x))
+
+
+class BlockDetachedLastGate(ref.GatedBlock):
+    """Stores detached decisions: the target-rate loss cannot reach the gates."""
+
+    def forward(self, x):
+        out = super().forward(x)
+        self.last_gate = self.last_gate.detach()
+        return out
+
+
 # ---------------------------------------------------------------- target_rate_loss
 
 
@@ -282,6 +318,18 @@ def reinforce_keep_only_logprob(probs, sampled, reward_sampled, reward_greedy):
     return -((reward_sampled - reward_greedy).detach() * log_pi).mean()
 
 
+def reinforce_wide_clamp(probs, sampled, reward_sampled, reward_greedy):
+    p = probs.clamp(0.01, 0.99)
+    log_pi = (sampled * p.log() + (1 - sampled) * (1 - p).log()).sum(1)
+    return -((reward_sampled - reward_greedy).detach() * log_pi).mean()
+
+
+def reinforce_log_of_product(probs, sampled, reward_sampled, reward_greedy):
+    p = probs.clamp(1e-6, 1 - 1e-6)
+    joint = torch.where(sampled > 0.5, p, 1 - p).prod(dim=1)  # the joint probability, then its log: underflows
+    return -((reward_sampled - reward_greedy).detach() * joint.log()).mean()
+
+
 # ---------------------------------------------------------------- expected_gated_macs
 
 
@@ -377,6 +425,21 @@ MUTANTS = [
         overrides={"GatedBlock": BlockSparseTrain},
     ),
     Mutant(
+        "GatedBlock does not pass its mode to the gate function (noisy decisions in eval)",
+        targets=("gated_block_eval_deterministic_by_default",),
+        overrides={"GatedBlock": BlockNoTrainingFlag},
+    ),
+    Mutant(
+        "residual multiplied by a detached gate decision",
+        targets=("gated_block_gradients_reach_gate",),
+        overrides={"GatedBlock": BlockDetachedMask},
+    ),
+    Mutant(
+        "last_gate stored detached",
+        targets=("gated_block_gradients_reach_gate",),
+        overrides={"GatedBlock": BlockDetachedLastGate},
+    ),
+    Mutant(
         "target loss averaged over the wrong axis",
         targets=("target_loss_value",),
         overrides={"target_rate_loss": target_wrong_axis},
@@ -465,6 +528,16 @@ MUTANTS = [
         "reward not detached",
         targets=("reinforce_rewards_detached",),
         overrides={"reinforce_loss": reinforce_reward_attached},
+    ),
+    Mutant(
+        "probabilities clamped to [0.01, 0.99]",
+        targets=("reinforce_many_saturated_blocks",),
+        overrides={"reinforce_loss": reinforce_wide_clamp},
+    ),
+    Mutant(
+        "log of the product of the block probabilities",
+        targets=("reinforce_many_saturated_blocks",),
+        overrides={"reinforce_loss": reinforce_log_of_product},
     ),
     Mutant(
         "gate cost omitted",

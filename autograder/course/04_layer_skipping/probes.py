@@ -215,3 +215,84 @@ def policy_run(
         for x in again or []:
             results["eval_again"].append(policy(x.clone()).detach())
     return results
+
+
+def noisy_by_default_gate_fn(logits: torch.Tensor, tau: float = 1.0, training: bool = True, **_: Any) -> torch.Tensor:
+    """A stand-in straight-through rule that samples logistic noise unless told training=False (as st_gumbel_gate's
+    signature does): a block that does not pass its mode gets noisy decisions in eval."""
+    diff = logits[:, 1] - logits[:, 0]
+    if not training:
+        return (diff > 0).to(logits.dtype)
+    noise = torch.rand(diff.shape, dtype=torch.float32).clamp(1e-6, 1 - 1e-6).logit().to(diff.dtype)
+    soft = torch.sigmoid((diff + noise) / tau)
+    hard = (soft > 0.5).to(soft.dtype)
+    return hard - soft.detach() + soft
+
+
+class PooledLinearGate(nn.Module):
+    """A stand-in learnable gate: global average pool, then Linear(C, 2), seeded, open for most inputs."""
+
+    def __init__(self, in_channels: int, seed: int) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.fc = nn.Linear(in_channels, 2)
+        with torch.no_grad():
+            self.fc.weight.mul_(3.0)
+            self.fc.bias.copy_(torch.tensor([0.0, 0.5]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+def gated_block_default_eval(namespace: dict, spec: dict, gate_logits: torch.Tensor, x: torch.Tensor) -> dict:
+    """The student's GatedBlock with a decision rule that samples unless told training=False, in eval mode, run twice on the same input; returns both outputs and decisions and whether torch's global random number
+    generator was left untouched (an eval pass that samples noise moves it)."""
+    block = make_block(spec["in"], spec["out"], spec["stride"], spec["seed"])
+    gated = namespace["GatedBlock"](block, FixedGate(gate_logits), gate_fn=noisy_by_default_gate_fn, tau=1.0)
+    gated.eval()
+    torch.manual_seed(spec["seed"] + 1)
+    before = torch.get_rng_state()
+    outs, decisions = [], []
+    with torch.no_grad():
+        for _ in range(2):
+            outs.append(gated(x.clone()).detach())
+            last = gated.last_gate
+            decisions.append(last.detach().double() if isinstance(last, torch.Tensor) else torch.full((len(x),), -1.0))
+    return {"out": outs, "gates": decisions, "rng_untouched": bool(torch.equal(before, torch.get_rng_state()))}
+
+
+def gated_block_gradients(namespace: dict, spec: dict, x: torch.Tensor, weights: torch.Tensor) -> dict:
+    """The student's GatedBlock around a learnable stand-in gate and a straight-through rule, in training mode.
+
+    Returns the summed absolute gradient of the gate's and of the body's parameters from a loss on the block output
+    (the straight-through path), and of the gate's parameters from a loss on `last_gate` alone (the path the
+    target-rate loss takes); a path that does not reach a parameter gives 0.
+    """
+    block = make_block(spec["in"], spec["out"], spec["stride"], spec["seed"])
+    gate = PooledLinearGate(spec["in"], spec["seed"])
+    gated = namespace["GatedBlock"](block, gate, gate_fn=noisy_by_default_gate_fn, tau=1.0)
+    gated.train()
+    gate_params = [p for p in gate.parameters() if p.requires_grad]
+    body_params = [p for p in block.residual.parameters() if p.requires_grad]
+
+    def total(loss: Any, params: list) -> float:
+        if not isinstance(loss, torch.Tensor) or not loss.requires_grad or not params:
+            return 0.0
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
+        return float(sum(g.abs().sum() for g in grads if g is not None))
+
+    torch.manual_seed(spec["seed"] + 2)
+    out = gated(x.clone())
+    output_loss = (out * weights).sum()
+    through_output = {"gate": total(output_loss, gate_params), "body": 0.0}
+    out = gated(x.clone())
+    through_output["body"] = total((out * weights).sum(), body_params)
+    torch.manual_seed(spec["seed"] + 3)
+    gated(x.clone())
+    last = gated.last_gate
+    rate_loss = ((last - 0.2) ** 2).mean() if isinstance(last, torch.Tensor) else None
+    return {
+        "gate_from_output": through_output["gate"],
+        "body_from_output": through_output["body"],
+        "gate_from_rate": total(rate_loss, gate_params),
+    }
