@@ -253,6 +253,56 @@ def choose_budget_from_best(val_logits, val_y, test_logits, test_y, thresholds, 
     }
 
 
+def _choose_with(rule, val_logits, val_y, test_logits, test_y, thresholds, exit_costs, budget):
+    """Cheapest threshold among those `rule(acc, val_logits, val_y, budget)` keeps; test numbers of that one."""
+    acc, cost = threshold_sweep(val_logits, val_y, thresholds, exit_costs)
+    ok = rule(acc, val_logits, val_y, budget)
+    if not ok.any():
+        raise ValueError("no threshold meets the accuracy budget")
+    i = int(torch.argmin(torch.where(ok, cost, torch.full_like(cost, math.inf))))
+    t = float(torch.as_tensor(thresholds)[i])
+    t_acc, t_cost = threshold_sweep(test_logits, test_y, [t], exit_costs)
+    return {
+        "threshold": t,
+        "val_acc": float(acc[i]),
+        "val_cost": float(cost[i]),
+        "test_acc": float(t_acc[0]),
+        "test_cost": float(t_cost[0]),
+    }
+
+
+def _final_acc(val_logits, val_y):
+    return float((val_logits[-1].argmax(-1) == val_y).double().mean())
+
+
+def choose_relative_budget(val_logits, val_y, test_logits, test_y, thresholds, exit_costs, budget=0.005):
+    """A relative budget: keeps accuracy >= final * (1 - budget) instead of final - budget."""
+
+    def rule(acc, logits, y, b):
+        return acc >= _final_acc(logits, y) * (1 - b) - 1e-12
+
+    return _choose_with(rule, val_logits, val_y, test_logits, test_y, thresholds, exit_costs, budget)
+
+
+def choose_strict_budget(val_logits, val_y, test_logits, test_y, thresholds, exit_costs, budget=0.005):
+    """A strict budget: the drop must be < budget, so a drop of exactly the budget is refused."""
+
+    def rule(acc, logits, y, b):
+        return _final_acc(logits, y) - acc < b
+
+    return _choose_with(rule, val_logits, val_y, test_logits, test_y, thresholds, exit_costs, budget)
+
+
+def choose_budget_from_best_exit(val_logits, val_y, test_logits, test_y, thresholds, exit_costs, budget=0.005):
+    """The budget measured from the most accurate single exit instead of the final exit."""
+
+    def rule(acc, logits, y, b):
+        best = float((logits.argmax(-1) == y).double().mean(1).max())
+        return acc >= best - b - 1e-12
+
+    return _choose_with(rule, val_logits, val_y, test_logits, test_y, thresholds, exit_costs, budget)
+
+
 def threshold_sweep(*args):
     return _ref.threshold_sweep(*args)
 
@@ -451,8 +501,23 @@ MUTANTS = [
     ),
     Mutant(
         "budget measured from the best sweep accuracy",
-        ("choose_respects_budget",),
+        ("choose_respects_budget", "choose_budget_rule_exact"),
         {"choose_threshold": choose_budget_from_best},
+    ),
+    Mutant(
+        "relative budget (accuracy >= final * (1 - budget))",
+        ("choose_respects_budget", "choose_budget_rule_exact"),
+        {"choose_threshold": choose_relative_budget},
+    ),
+    Mutant(
+        "strict budget (a drop of exactly the budget refused)",
+        ("choose_budget_rule_exact",),
+        {"choose_threshold": choose_strict_budget},
+    ),
+    Mutant(
+        "budget measured from the most accurate exit",
+        ("choose_budget_rule_exact",),
+        {"choose_threshold": choose_budget_from_best_exit},
     ),
     # temperature
     Mutant(

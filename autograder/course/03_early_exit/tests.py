@@ -368,7 +368,7 @@ def _check_choice(out, val, test, thresholds, costs, budget, context: str) -> No
 _CHOICE_THRESHOLDS = [float(t) for t in torch.linspace(0.0, 2.3, 47)]
 
 
-@SUITE.test(grade_id="test_choose_threshold", points=2, uses=("choose_threshold",))
+@SUITE.test(grade_id="test_choose_threshold", points=1, uses=("choose_threshold",))
 def choose_on_validation_report_on_test(student) -> None:
     """the threshold is chosen on the validation split and reported once on the test split"""
     costs = [1.0e6, 1.8e6, 2.7e6]
@@ -388,6 +388,64 @@ def choose_respects_budget(student) -> None:
     for budget in (0.0, 0.02, 0.08):
         out = _choose(student, *val, *test, _CHOICE_THRESHOLDS, costs, budget)
         _check_choice(out, val, test, _CHOICE_THRESHOLDS, costs, budget, f"budget {budget}")
+
+
+# Counts out of 1024 samples (dyadic, so every accuracy and the budget are exact in floating point): the final exit
+# is right on 640; as the threshold grows, groups of samples switch from the final exit to exit 1 and the accuracy
+# walks through 660, 630, 622, 615, 608, 590, 550 (cost falling all the way). Budget 32/1024: the right rule (drop
+# from the FINAL exit <= budget, absolute) keeps 608; a strict drop < budget stops at 615; a relative budget
+# (acc >= final * (1 - budget), 620) at 622; the budget from the best sweep accuracy (660 - 32) at 630; from the best
+# exit (exit 2 is right on 680 samples but never confident: 648) at 660.
+_RULE_N, _RULE_BUDGET = 1024, 32 / 1024
+_RULE_DELTAS = (20, -30, -8, -7, -7, -18, -40)  # change in correct samples when group j moves to exit 1
+
+
+def _budget_rule_split(seed: int, c: int = 4):
+    """(exit logits (3, N, c), labels, thresholds): the sweep described above, in a shuffled order."""
+    g = seeded(seed)
+    levels = [9.0, 8.0, 7.0, 6.0, 5.0, 4.0, 3.0]  # exit-1 logit margin of group j: entropy falls with the margin
+    rows = []  # (margin at exit 1, right at exit 1, right at exit 3)
+    for margin, delta in zip(levels, _RULE_DELTAS):
+        rows += [(margin, delta > 0, delta < 0)] * abs(delta)
+    rest = _RULE_N - len(rows)
+    right3 = 640 - sum(r[2] for r in rows)
+    rows += [(0.4, i < 400, i < right3) for i in range(rest)]  # never confident before the last threshold
+    y = torch.randint(0, c, (_RULE_N,), generator=g)
+    onehot = F.one_hot(y, c).double()
+    wrong = F.one_hot((y + 1) % c, c).double()
+    margins = torch.tensor([r[0] for r in rows], dtype=torch.float64)
+    r1 = torch.tensor([r[1] for r in rows])[:, None]
+    r3 = torch.tensor([r[2] for r in rows])[:, None]
+    r2 = (torch.arange(_RULE_N) < 680)[torch.randperm(_RULE_N, generator=g)][:, None]
+    exit1 = margins[:, None] * torch.where(r1, onehot, wrong)
+    exit2 = 0.05 * torch.where(r2, onehot, wrong)  # right on 680 samples, entropy near ln c for all
+    exit3 = 6.0 * torch.where(r3, onehot, wrong)
+    perm = torch.randperm(_RULE_N, generator=g)
+    logits = torch.stack([exit1, exit2, exit3])[:, perm].float()
+    h = [SUITE.reference().entropy(torch.tensor([[m] + [0.0] * (c - 1)])).item() for m in levels + [0.4]]
+    thresholds = [0.0] + [(a + b) / 2 for a, b in zip(h[:-1], h[1:])] + [1e9]
+    return logits, y[perm], thresholds
+
+
+@SUITE.test(grade_id="test_choose_threshold", points=1, uses=("choose_threshold",))
+def choose_budget_rule_exact(student) -> None:
+    """the budget is an absolute drop of at most `budget` from the final exit's validation accuracy"""
+    val_logits, val_y, thresholds = _budget_rule_split(85)
+    test_logits, test_y, _ = _budget_rule_split(86)
+    costs = [1.0e6, 1.8e6, 2.7e6]
+    acc, _ = SUITE.reference().threshold_sweep(val_logits, val_y, thresholds, costs)
+    assert [round(float(a) * _RULE_N) for a in acc[:-1]] == [640, 660, 630, 622, 615, 608, 590, 550], "bad test case"
+    out = _choose(student, val_logits, val_y, test_logits, test_y, thresholds, costs, _RULE_BUDGET)
+    _check_choice(
+        out,
+        (val_logits, val_y),
+        (test_logits, test_y),
+        thresholds,
+        costs,
+        _RULE_BUDGET,
+        "a sweep whose accuracy drops exactly by the budget at one threshold (and more earlier exits than the final "
+        "one are right)",
+    )
 
 
 # ------------------------------------------------------------------------------- temperature
@@ -475,25 +533,33 @@ def overthinking_fractions(student) -> None:
 # ------------------------------------------------------------------------------- confusion
 
 
+# SDN's code (Kaya et al., `sdn_confusion_stats`) z-scores with np.std (ddof=0), the notebook with torch's default
+# (correction=1): on M >= 1000 training samples the two differ by a factor sqrt(M / (M - 1)) < 1.0005, which these
+# tolerances accept, while no z-scoring, z-scoring on the scored set, logits or an L2 distance stay far outside them.
+_STD_RTOL = 2e-3
+
+
 @SUITE.test(grade_id="test_confusion_scores", points=2, uses=("confusion_scores",))
 def confusion_matches_sdn(student) -> None:
     """confusion = sum over exits of the L1 distance between softmax outputs and the final one, z-scored"""
     logits, _ = _overthinking_data(111, num_exits=4, n=120, c=6)
-    train, _ = _overthinking_data(112, num_exits=4, n=200, c=6)
+    train, _ = _overthinking_data(112, num_exits=4, n=1200, c=6)
     train = train * 1.5
     out = student.call("confusion_scores", logits, train)
     expect_shape(out, (120,), "confusion scores")
-    expect_close(out, SUITE.reference().confusion_scores(logits, train), "confusion scores", atol=1e-5, rtol=1e-4)
+    expect_close(
+        out, SUITE.reference().confusion_scores(logits, train), "confusion scores", atol=_STD_RTOL, rtol=_STD_RTOL
+    )
 
 
 @SUITE.test(grade_id="test_confusion_scores", points=1, uses=("confusion_scores",))
 def confusion_normalised_on_training(student) -> None:
     """confusion scores of the training set itself have mean 0 and standard deviation 1"""
-    train, _ = _overthinking_data(113, num_exits=3, n=150, c=5)
+    train, _ = _overthinking_data(113, num_exits=3, n=1500, c=5)
     out = student.call("confusion_scores", train, train)
     value = torch.as_tensor(out).double()
-    expect_shape(value, (150,), "confusion scores")
+    expect_shape(value, (1500,), "confusion scores")
     expect(
-        abs(float(value.mean())) < 1e-6 and abs(float(value.std()) - 1.0) < 1e-3,
+        abs(float(value.mean())) < 1e-6 and abs(float(value.std()) - 1.0) < _STD_RTOL,
         "scores of the training set should be z-scored with the training set's mean and standard deviation",
     )
