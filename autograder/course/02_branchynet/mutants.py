@@ -423,6 +423,48 @@ def train_final_exit_only(
     return model, history
 
 
+def _train_frozen(model, baseline, train_loader, frozen, **kwargs):
+    """The reference's copy and checks, then fit with the parameters of `frozen` modules switched off."""
+    if model is baseline:
+        raise ValueError("same object")
+    model.stem.load_state_dict(baseline.stem.state_dict())
+    model.stages.load_state_dict(baseline.stages.state_dict())
+    model.exits[-1].load_state_dict(baseline.classifier.state_dict())
+    for module in frozen(model):
+        for p in module.parameters():
+            p.requires_grad_(False)
+    weights = [float(w) for w in kwargs["weights"]]
+    loss_fn = kwargs["loss_fn"]
+    history = cl.training.fit(
+        model,
+        train_loader,
+        num_epochs=kwargs["num_epochs"],
+        lr=kwargs["lr"],
+        loss_fn=lambda out, y: loss_fn(out, y, weights),
+        val_loader=kwargs.get("val_loader"),
+        config=kwargs.get("config"),
+        verbose=kwargs.get("verbose", True),
+        augment=kwargs.get("augment", "shift"),
+    )
+    return model, history
+
+
+def train_frozen_backbone(model, baseline, train_loader, **kwargs):
+    """IC-only training (SDN's other mode): the copied backbone and final classifier are frozen, only the side
+    heads learn. The loss still sees every exit with its weight, and the model still changes."""
+    return _train_frozen(model, baseline, train_loader, lambda m: [m.stem, m.stages, m.exits[-1]], **kwargs)
+
+
+def train_frozen_side_heads(model, baseline, train_loader, **kwargs):
+    """Only the backbone and the final exit learn; the side heads are frozen at their fresh initialisation."""
+    return _train_frozen(model, baseline, train_loader, lambda m: list(m.exits)[:-1], **kwargs)
+
+
+def train_frozen_stem(model, baseline, train_loader, **kwargs):
+    """Freezes the stem and the first stage (a common "keep the low-level features" shortcut)."""
+    return _train_frozen(model, baseline, train_loader, lambda m: [m.stem, m.stages[0]], **kwargs)
+
+
 # --------------------------------------------------------------------------- per_exit_accuracy
 
 
@@ -622,6 +664,21 @@ MUTANTS = [
     ),
     Mutant(
         "training on the final exit only", ("train_uses_loss_and_weights",), {"train_early_exit": train_final_exit_only}
+    ),
+    Mutant(
+        "IC-only: backbone and final exit frozen, only the side heads train",
+        ("train_changes_every_group",),
+        {"train_early_exit": train_frozen_backbone},
+    ),
+    Mutant(
+        "side heads frozen, only backbone and final exit train",
+        ("train_changes_every_group",),
+        {"train_early_exit": train_frozen_side_heads},
+    ),
+    Mutant(
+        "stem and first stage frozen",
+        ("train_changes_every_group",),
+        {"train_early_exit": train_frozen_stem},
     ),
     # per_exit_accuracy
     Mutant(

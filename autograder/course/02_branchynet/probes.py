@@ -308,7 +308,25 @@ def train_side_effects(ns: dict, arch: dict, loader: Any, weights: list, seed: i
         "calls": recorder.calls[:3],
         "num_calls": len(recorder.calls),
         "num_exits": len(model.exits),
+        "groups_changed": _groups_changed(model, model_before, base_before),
     }
+
+
+def _groups_changed(model: nn.Module, before: dict, base_before: dict) -> dict:
+    """For each parameter group (stem, every stage, every exit head): did its learnable parameters move away from
+    where training started (the backbone and final exit from the baseline's copy, the side heads from their fresh
+    initialisation)? Parameters only: BN running statistics move in train mode even when a group is frozen."""
+    last = len(model.exits) - 1
+    groups = {"stem": ("stem.", "stem.", base_before)}
+    groups.update({f"stage {i + 1}": (f"stages.{i}.", f"stages.{i}.", base_before) for i in range(len(model.stages))})
+    groups.update({f"exit {i + 1}": (f"exits.{i}.", f"exits.{i}.", before) for i in range(last)})
+    groups[f"exit {last + 1}"] = (f"exits.{last}.", "classifier.", base_before)
+    params = {k: v.detach().cpu() for k, v in model.named_parameters()}
+    out = {}
+    for group, (prefix, start_prefix, start) in groups.items():
+        pairs = [(v, start.get(start_prefix + k[len(prefix) :])) for k, v in params.items() if k.startswith(prefix)]
+        out[group] = any(s is None or s.shape != v.shape or not torch.equal(v, s) for v, s in pairs)
+    return out
 
 
 def train_initialisation(ns: dict, arch: dict, loader: Any, weights: list, seed: int) -> dict:

@@ -270,7 +270,7 @@ def _tiny_loader(seed: int, n: int = 24) -> DataLoader:
     return DataLoader(TensorDataset(X, y), batch_size=8, shuffle=False)
 
 
-@SUITE.test(grade_id="test_train_early_exit", points=1, uses=("train_early_exit",))
+@SUITE.test(grade_id="test_train_early_exit", points=0.75, uses=("train_early_exit",))
 def train_leaves_baseline_intact(student):
     """training updates the fresh early-exit model and never the baseline (no alias, no shared storage)"""
     got = student.probe(SUITE.probes().train_side_effects, TRAIN_ARCH, _tiny_loader(800), [0.3, 0.3, 1.0], 801)
@@ -289,7 +289,7 @@ def train_leaves_baseline_intact(student):
     )
 
 
-@SUITE.test(grade_id="test_train_early_exit", points=1, uses=("train_early_exit",))
+@SUITE.test(grade_id="test_train_early_exit", points=0.75, uses=("train_early_exit",))
 def train_starts_from_baseline_copy(student):
     """before training, the stem, stages and final classifier are copies of the trained baseline's"""
     got = student.probe(SUITE.probes().train_initialisation, TRAIN_ARCH, _tiny_loader(900), [0.3, 0.3, 1.0], 901)
@@ -299,7 +299,7 @@ def train_starts_from_baseline_copy(student):
     expect(got["side_heads_kept"], "the side exit heads should keep their own (fresh) initial weights")
 
 
-@SUITE.test(grade_id="test_train_early_exit", points=1, uses=("train_early_exit",))
+@SUITE.test(grade_id="test_train_early_exit", points=0.75, uses=("train_early_exit",))
 def train_uses_loss_and_weights(student):
     """training calls the given loss on every exit's logits with the given weights, once per batch"""
     weights = [0.7, 0.2, 1.3]
@@ -311,6 +311,22 @@ def train_uses_loss_and_weights(student):
             len(call["weights"]) == 3 and all(abs(a - b) < 1e-6 for a, b in zip(call["weights"], weights)),
             "the loss should receive the weights passed to the training function",
         )
+
+
+@SUITE.test(grade_id="test_train_early_exit", points=0.75, uses=("train_early_exit",))
+def train_changes_every_group(student):
+    """joint training changes every parameter group: the stem, every stage and every exit head
+
+    BranchyNet trains the backbone and all branches together; freezing the copied backbone (IC-only training,
+    SDN's other mode), the side heads or the first stages is another method and trains other numbers.
+    """
+    got = student.probe(SUITE.probes().train_side_effects, TRAIN_ARCH, _tiny_loader(1100, n=32), [0.3, 0.3, 1.0], 1101)
+    frozen = [group for group, changed in got["groups_changed"].items() if not changed]
+    expect(
+        not frozen,
+        f"after one epoch of joint training these parts of the early-exit model did not change: {', '.join(frozen)}; "
+        "the training should update every parameter (do not freeze or leave out any part)",
+    )
 
 
 # --------------------------------------------------------------------------- per_exit_accuracy
