@@ -117,6 +117,39 @@ def _build(splits, arch):
     return cl.models.EarlyExitResNet(num_classes=splits.num_classes, in_channels=splits.input_shape[0], **arch)
 
 
+def _train_frozen(frozen, loss_fn, config, splits, arch, seed, num_epochs, lr, batch_size=128, augment="shift"):
+    """The reference run with the parameters of the `frozen` modules switched off before fit."""
+    loaders = cl.data.make_loaders(splits, batch_size=batch_size, seed=seed)
+    cl.env.set_seed(seed)
+    model = _build(splits, arch)
+    for module in frozen(model):
+        for p in module.parameters():
+            p.requires_grad_(False)
+    cfg = dict(config, seed=seed, arch=dict(arch), batch_size=batch_size, dataset=splits.name)
+    history = cl.training.fit(
+        model,
+        loaders["train"],
+        num_epochs=num_epochs,
+        lr=lr,
+        loss_fn=loss_fn,
+        val_loader=loaders["val"],
+        augment=augment,
+        config=cfg,
+    )
+    model.eval()
+    return model, history
+
+
+def train_teacher_frozen(*args, **kwargs):
+    """Freezes the deepest exit's head ("the teacher must not learn from the students", taken too far)."""
+    return _train_frozen(lambda m: [m.exits[-1]], *args, **kwargs)
+
+
+def train_backbone_frozen(*args, **kwargs):
+    """SDN's IC-only mode on a fresh network: the stem and stages stay at their random initialisation."""
+    return _train_frozen(lambda m: [m.stem, m.stages], *args, **kwargs)
+
+
 def train_unseeded(loss_fn, config, splits, arch, seed, num_epochs, lr, batch_size=128, augment="shift"):
     loaders = cl.data.make_loaders(splits, batch_size=batch_size, seed=seed)
     model = _build(splits, arch)
@@ -280,6 +313,16 @@ MUTANTS = [
         "hint_weight ignored", ("self_distillation_feature_hint",), {"self_distillation_loss": sd_hint_weight_ignored}
     ),
     Mutant("model not seeded", ("train_fresh_seeded_model",), {"train_exit_model": train_unseeded}),
+    Mutant(
+        "deepest exit (the teacher) frozen during training",
+        ("train_changes_every_group",),
+        {"train_exit_model": train_teacher_frozen},
+    ),
+    Mutant(
+        "backbone frozen (IC-only training of a fresh network)",
+        ("train_changes_every_group",),
+        {"train_exit_model": train_backbone_frozen},
+    ),
     Mutant(
         "cache config without the objective",
         ("train_cache_key_includes_run",),

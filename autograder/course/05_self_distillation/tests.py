@@ -214,7 +214,7 @@ def _same_run(a: dict, b: dict, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
     return True
 
 
-@SUITE.test(grade_id="test_train_exit_model", points=1, uses=("train_exit_model",))
+@SUITE.test(grade_id="test_train_exit_model", points=0.75, uses=("train_exit_model",))
 def train_fresh_seeded_model(student):
     """a fresh model per call, initialised from the seed: same seed, same weights; other seed, other weights
 
@@ -242,7 +242,7 @@ def train_fresh_seeded_model(student):
     )
 
 
-@SUITE.test(grade_id="test_train_exit_model", points=1, uses=("train_exit_model",))
+@SUITE.test(grade_id="test_train_exit_model", points=0.75, uses=("train_exit_model",))
 def train_cache_key_includes_run(student):
     """the checkpoint cache tells objectives and seeds apart and reloads an identical run
 
@@ -270,7 +270,7 @@ def train_cache_key_includes_run(student):
     )
 
 
-@SUITE.test(grade_id="test_train_exit_model", points=1, uses=("train_exit_model",))
+@SUITE.test(grade_id="test_train_exit_model", points=0.75, uses=("train_exit_model",))
 def train_uses_loss_and_budget(student):
     """trains with the given loss for exactly num_epochs epochs on a model shaped like the data"""
     cfg = {"name": "probe", "objective": "first_exit_ce"}
@@ -289,4 +289,32 @@ def train_uses_loss_and_budget(student):
     expect(
         not all(torch.equal(before[k], after[k]) for k in first),
         "training with the given loss did not change the first exit",
+    )
+
+
+@SUITE.test(grade_id="test_train_exit_model", points=0.75, uses=("train_exit_model",))
+def train_changes_every_group(student):
+    """one epoch with a loss on every exit changes every parameter group: the stem, every stage and every exit head
+
+    The comparison of objectives assumes the whole network trains under each; a run that freezes the backbone
+    (IC-only) or the deepest exit (the teacher) trains another network.
+    """
+    cfg = {"name": "probe", "objective": "sum_ce"}
+    got = student.probe(SUITE.probes().train_runs, [_run("sum_ce", cfg, 8, 0), _run("sum_ce", cfg, 8, 1)], False)
+    before, after = got[0]["state"], got[1]["state"]
+    groups = {"stem": "stem."}
+    groups.update({f"stage {i + 1}": f"stages.{i}." for i in range(3)})
+    groups.update({f"exit {i + 1}": f"exits.{i}." for i in range(3)})
+    learnable = [k for k in before if k.endswith(("weight", "bias"))]
+    missing = [g for g, prefix in groups.items() if not any(k.startswith(prefix) for k in learnable)]
+    expect(not missing, f"the model does not look like an EarlyExitResNet with 3 stages and 3 exits ({missing})")
+    frozen = [
+        g
+        for g, prefix in groups.items()
+        if all(torch.equal(before[k], after[k]) for k in learnable if k.startswith(prefix))
+    ]
+    expect(
+        not frozen,
+        f"after one epoch these parts of the network did not change: {', '.join(frozen)}; train every parameter "
+        "(do not freeze any part of the network)",
     )
