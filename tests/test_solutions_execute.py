@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from autograder.tools import claims
 from autograder.tools.execute import execute_notebook
-from autograder.tools.release import ROOT, solution_stems
+from autograder.tools.release import ROOT, read_notebook, solution_stems
 
 STEMS = solution_stems(ROOT)
 
@@ -26,6 +27,10 @@ def test_solution_notebook_executes(stem: str, tmp_path: Path) -> None:
         "executing must never write outputs back into solutions/"
     )
     print(f"{stem}: {result.seconds:.1f} s")
+    assert result.output is not None
+    fresh = claims.executed_results(read_notebook(result.output))
+    drift = claims.drift_problems(stem, fresh, claims.load_stored(ROOT, stem))
+    assert not drift, "the run disagrees with the results the text quotes:\n" + "\n".join(drift)
 
 
 def test_execute_reports_the_failing_cell(tmp_path: Path) -> None:

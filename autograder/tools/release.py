@@ -26,7 +26,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from autograder.suite import Suite, load_suite
-from autograder.tools import export, frame, publishing, tables
+from autograder.tools import claims, export, frame, publishing, tables
 
 __all__ = [
     "ROOT",
@@ -363,6 +363,7 @@ def _stamped_files(root: Path) -> dict[Path, str]:
         path = root / "solutions" / f"{stem}.ipynb"
         nb = read_notebook(path)
         publishing.stamp_notebook(nb, stem, info)
+        claims.stamp_run_times(nb, root, stem)
         wanted[path] = notebook_json(nb)
     grading = root / publishing.GRADING_NOTEBOOK
     if grading.exists():
@@ -497,6 +498,10 @@ def check_repo(root: Path = ROOT, suite: Suite | None | SuiteLookup = _default_s
                 f"pyproject.toml [tool.course] (run `python -m autograder release`)"
             )
     problems += tables.table_problems(root, stems)
+    try:
+        problems += claims.claim_problems(root)
+    except ValueError as err:
+        problems.append(str(err))
     for stem in stems:
         rel = f"solutions/{stem}.ipynb"
         try:

@@ -1,0 +1,241 @@
+"""Numbers in the text that a run produced: stored once, quoted with an annotation, checked so they cannot go stale.
+
+A solution notebook prints its headline numbers with `course_lib.results.report` (`result: key = value (±tol)`).
+`python -m benchmarks.notebook_results` executes the notebooks and stores those values, with the measured run times,
+in docs/results/<stem>.json. Every number that quotes a run carries an HTML comment right after it:
+
+    2.59x fewer MACs<!-- result mac_ratio_test -->             (in a markdown cell of solutions/<stem>.ipynb)
+    **2.59x**<!-- result 03_early_exit.mac_ratio_test -->      (in README.md or docs/*.md: the stem is named)
+
+Two checks keep text and runs together:
+- `claim_problems` (release --check, so the quality gate): each annotated number is within the key's tolerance of
+  the stored value (plus half a unit of the last digit the text shows);
+- `drift_problems` (tests/test_solutions_execute.py, after each notebook runs): the values the fresh run printed are
+  within tolerance of the stored ones, and the run printed the same keys.
+The run-time phrases of the notebook tables and headers (`run_time_phrases`) come from the same stored seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbformat import NotebookNode
+
+from course_lib.results import parse_results
+
+__all__ = [
+    "RESULTS_DIR",
+    "Claim",
+    "claims_in",
+    "claim_problems",
+    "drift_problems",
+    "executed_results",
+    "load_stored",
+    "run_time_phrases",
+    "seconds_phrase",
+]
+
+RESULTS_DIR = Path("docs") / "results"
+ANNOTATION = re.compile(r"<!--\s*result\s+(?P<key>(?:(?P<stem>\d\d_[a-z0-9_]+)\.)?(?P<name>[a-z][a-z0-9_]*))\s*-->")
+NUMBER = re.compile(r"[-+\u2212]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[-+\u2212]?\.\d+")
+WINDOW = 16  # characters before the annotation in which its number must end
+DOCS = ("README.md", "docs")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One annotated number: where it is, which stored result it quotes, and the number as written."""
+
+    where: str
+    stem: str
+    key: str
+    text: str
+
+    @property
+    def number(self) -> float:
+        return float(self.text.replace(",", "").replace("\u2212", "-"))
+
+    @property
+    def half_unit(self) -> float:
+        """Half a unit of the last digit shown (a value printed as 2.59 stands for 2.585-2.595)."""
+        decimals = len(self.text.split(".")[1]) if "." in self.text else 0
+        return 0.5 * 10.0**-decimals
+
+
+def claims_in(text: str, where: str, own_stem: str | None) -> tuple[list[Claim], list[str]]:
+    """The annotated numbers of `text`, and the annotations that have no number just before them or no stem."""
+    claims, problems = [], []
+    for match in ANNOTATION.finditer(text):
+        stem = match["stem"] or own_stem
+        if stem is None:
+            problems.append(
+                f"{where}: '{match[0]}' must name the notebook ('<!-- result NN_topic.{match['name']} -->')"
+            )
+            continue
+        before = text[max(0, match.start() - WINDOW) : match.start()].rsplit("\n", 1)[-1]
+        numbers = list(NUMBER.finditer(before))
+        if not numbers:
+            problems.append(f"{where}: '{match[0]}' has no number in the {WINDOW} characters before it")
+            continue
+        claims.append(Claim(where, stem, match["name"], numbers[-1][0]))
+    return claims, problems
+
+
+def load_stored(root: Path, stem: str) -> dict | None:
+    """docs/results/<stem>.json as a dict, or None when the notebook's results were never stored."""
+    path = Path(root) / RESULTS_DIR / f"{stem}.json"
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err}); rerun `python -m benchmarks.notebook_results`") from err
+    if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
+        raise ValueError(f"{path}: no 'results' table; rerun `python -m benchmarks.notebook_results`")
+    return data
+
+
+def _documents(root: Path) -> list[tuple[str, str, str | None]]:
+    """(where, text, own stem) for every markdown cell of the solutions and every markdown document."""
+    import nbformat
+
+    docs: list[tuple[str, str, str | None]] = []
+    for path in sorted((root / "solutions").glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type == "markdown":
+                docs.append((f"solutions/{path.name} cell {index}", cell.source, path.stem))
+    for name in DOCS:
+        target = root / name
+        files = sorted(target.rglob("*.md")) if target.is_dir() else [target] if target.exists() else []
+        for path in files:
+            docs.append((str(path.relative_to(root)), path.read_text(encoding="utf-8"), None))
+    return docs
+
+
+def claim_problems(root: Path) -> list[str]:
+    """Every annotated number that disagrees with its stored result, or quotes a result that was never stored."""
+    root = Path(root)
+    problems: list[str] = []
+    stored: dict[str, dict | None] = {}
+    for where, text, own in _documents(root):
+        claims, bad = claims_in(text, where, own)
+        problems += bad
+        for claim in claims:
+            if claim.stem not in stored:
+                try:
+                    stored[claim.stem] = load_stored(root, claim.stem)
+                except ValueError as err:
+                    problems.append(str(err))
+                    stored[claim.stem] = None
+                    continue
+            data = stored[claim.stem]
+            rerun = f"`python -m benchmarks.notebook_results --stems {claim.stem}`"
+            if data is None:
+                problems.append(
+                    f"{where}: quotes {claim.stem}.{claim.key}, but {claim.stem}'s results are not stored ({rerun})"
+                )
+                continue
+            entry = data["results"].get(claim.key)
+            if entry is None:
+                problems.append(
+                    f"{where}: quotes result {claim.key!r}, which {claim.stem}'s run does not report "
+                    f"(stored: {', '.join(sorted(data['results'])) or 'none'})"
+                )
+                continue
+            allowed = float(entry["tol"]) + claim.half_unit
+            if abs(claim.number - float(entry["value"])) > allowed + 1e-12:
+                problems.append(
+                    f"{where}: says {claim.text} for {claim.stem}.{claim.key}, the stored run measured "
+                    f"{entry['value']:.6g} (±{entry['tol']:.6g}): update the text to what the run prints"
+                )
+    return problems
+
+
+def executed_results(nb: NotebookNode) -> dict[str, dict]:
+    """The results an executed notebook printed (stdout of its code cells), as `parse_results` gives them."""
+    found: dict[str, dict] = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stdout":
+                found.update(parse_results(output.get("text", "")))
+    return found
+
+
+def drift_problems(stem: str, fresh: dict[str, dict], stored: dict | None) -> list[str]:
+    """How a fresh run's results differ from the stored ones beyond their tolerance (empty: none)."""
+    rerun = f"rerun `python -m benchmarks.notebook_results --stems {stem}` and update the text it flags"
+    if stored is None:
+        return [f"{stem}: no stored results in docs/results/{stem}.json; {rerun}"] if fresh else []
+    old = stored["results"]
+    problems = []
+    if set(fresh) != set(old):
+        new_keys, gone = sorted(set(fresh) - set(old)), sorted(set(old) - set(fresh))
+        problems.append(f"{stem}: the run reports {new_keys or 'no new keys'}, no longer {gone or 'nothing'}; {rerun}")
+    for key in sorted(set(fresh) & set(old)):
+        entry = old[key]
+        if not entry.get("checked", True):
+            continue
+        value, tol = fresh[key]["value"], float(entry["tol"])
+        if not math.isfinite(value) or abs(value - float(entry["value"])) > tol + 1e-12:
+            problems.append(
+                f"{stem}: result {key} = {value:.6g} in this run, stored {entry['value']:.6g} (±{tol:.6g}); {rerun}"
+            )
+    return problems
+
+
+def seconds_phrase(seconds: float) -> str:
+    """A measured duration as the notebook tables say it: 'about 20 s', 'about 1 min', 'about 2.5 min'."""
+    if seconds < 12.5:
+        return "about 10 s"
+    if seconds < 52.5:
+        return f"about {int(5 * round(seconds / 5))} s"
+    if seconds < 75:
+        return "about 1 min"
+    return f"about {round(seconds / 30) / 2:g} min"
+
+
+def run_time_phrases(root: Path, stem: str) -> dict[str, str]:
+    """{'small_first': ..., 'small_rerun': ...} from the stored seconds of `stem` (empty when none are stored)."""
+    data = load_stored(root, stem)
+    seconds = (data or {}).get("seconds") or {}
+    phrases = {}
+    for key, name in (("small_first", "first"), ("small_rerun", "rerun")):
+        if isinstance(seconds.get(name), (int, float)):
+            phrases[key] = seconds_phrase(float(seconds[name]))
+    return phrases
+
+
+def stamp_run_times(nb: NotebookNode, root: Path, stem: str) -> bool:
+    """Write the measured run-time phrases into metadata.course.run_time and the first cell's run-time paragraph.
+
+    The header quotes the metadata verbatim (autograder/tools/frame.py), so each old phrase is replaced in place:
+    the first-run phrase first, then the re-run phrase after it. True when something changed.
+    """
+    phrases = run_time_phrases(root, stem)
+    run_time = nb.metadata.setdefault("course", {}).setdefault("run_time", {})
+    if not phrases or not nb.cells:
+        return False
+    changed = False
+    first = nb.cells[0]
+    start = first.source.find("**Expected run time**")
+    position = start
+    for key in ("small_first", "small_rerun"):
+        old, new = run_time.get(key), phrases.get(key)
+        if new is None or old == new:
+            if isinstance(old, str) and start >= 0 and old in first.source[position:]:
+                position = first.source.index(old, position) + len(old)
+            continue
+        if isinstance(old, str) and start >= 0 and old in first.source[position:]:
+            at = first.source.index(old, position)
+            first.source = first.source[:at] + new + first.source[at + len(old) :]
+            position = at + len(new)
+        run_time[key] = new
+        changed = True
+    return changed
