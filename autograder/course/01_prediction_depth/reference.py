@@ -8,6 +8,7 @@ generate. Hand-written helpers that only the hidden tests need go in helpers.py 
 """
 
 import numpy as np
+
 import torch
 import torch.nn.functional as F
 from scipy.stats import spearmanr
@@ -17,7 +18,7 @@ from torch import nn
 
 # cell 01-07
 def extract_representations(
-    model: nn.Module, X: torch.Tensor, batch_size: int = 256, pool_size: int = 4
+    model: nn.Module, X: torch.Tensor, batch_size: int = 256, pool_size: int | None = 4
 ) -> list[torch.Tensor]:
     """Representations of X after every probe layer of a cl.models.ResNet.
 
@@ -25,10 +26,10 @@ def extract_representations(
         model: a ResNet with `stem`, `blocks()` and `classifier` (any mode; restored on return).
         X: images, float tensor of shape (N, C, H, W) with C == model.in_channels.
         batch_size: examples per forward pass.
-        pool_size: spatial maps are average-pooled to pool_size x pool_size before flattening.
+        pool_size: spatial maps are average-pooled to pool_size x pool_size before flattening; None keeps them whole.
     Returns:
         A list of float32 CPU tensors, one per layer, in order: input (N, C*p*p), stem (N, C_stem*p*p),
-        each residual block (N, C_b*p*p), softmax output (N, num_classes).
+        each residual block (N, C_b*p*p), softmax output (N, num_classes); with pool_size=None, p*p is the map's H*W.
     """
     if not isinstance(X, torch.Tensor) or X.ndim != 4 or not torch.is_floating_point(X):
         raise ValueError(
@@ -39,11 +40,11 @@ def extract_representations(
         raise ValueError(f"X must have shape (N, {model.in_channels}, H, W) for this model, got {tuple(X.shape)}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    if not isinstance(pool_size, int) or pool_size < 1:
-        raise ValueError(f"pool_size must be a positive int, got {pool_size!r}")
+    if pool_size is not None and (not isinstance(pool_size, int) or pool_size < 1):
+        raise ValueError(f"pool_size must be a positive int or None, got {pool_size!r}")
 
     def pooled(h):
-        return F.adaptive_avg_pool2d(h, pool_size).flatten(1)
+        return (h if pool_size is None else F.adaptive_avg_pool2d(h, pool_size)).flatten(1)
 
     device = next(model.parameters()).device
     was_training = model.training
