@@ -64,6 +64,11 @@ def extract_drops_last_batch(model, X, batch_size=256, pool_size=4):
     return ref.extract_representations(model, X[:keep], batch_size=batch_size, pool_size=pool_size)
 
 
+def extract_unpooled_means_default(model, X, batch_size=256, pool_size=4):
+    """pool_size=None read as "use the default": the maps are pooled to 4 x 4 instead of kept whole."""
+    return ref.extract_representations(model, X, batch_size=batch_size, pool_size=4 if pool_size is None else pool_size)
+
+
 def extract_no_validation(model, X, batch_size=256, pool_size=4):
     """No input check: a wrong channel count surfaces as a RuntimeError deep inside a conv."""
     if X.ndim == 4 and X.shape[1] != model.in_channels:
@@ -87,6 +92,52 @@ def knn_drop_nearest_always(support_feats, support_labels, query_feats, k=30, ex
     _, idx = nn_.kneighbors(query_feats.numpy())
     labels = support_labels.numpy()[idx[:, 1:]]
     return torch.as_tensor([np.bincount(row).argmax() for row in labels], dtype=torch.long)
+
+
+def knn_distance_weighted(support_feats, support_labels, query_feats, k=30, exclude_self=False):
+    """Distance-weighted votes (weights="distance") instead of one vote per neighbour."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    ref.knn_probe_predictions(support_feats, support_labels, query_feats, k=k, exclude_self=exclude_self)  # checks
+    clf = KNeighborsClassifier(n_neighbors=k, weights="distance")
+    clf.fit(support_feats.double().numpy(), support_labels.numpy())
+    out = clf.predict(None) if exclude_self else clf.predict(query_feats.double().numpy())
+    return torch.as_tensor(np.asarray(out), dtype=torch.long)
+
+
+def _neighbour_labels(support_feats, support_labels, query_feats, k, exclude_self):
+    """Labels of the k nearest support points of every query, nearest first (leave-one-out by index)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    nn_ = NearestNeighbors(n_neighbors=k).fit(support_feats.double().numpy())
+    _, idx = nn_.kneighbors(None if exclude_self else query_feats.double().numpy())
+    return support_labels.numpy()[idx]
+
+
+def knn_ties_to_nearest(support_feats, support_labels, query_feats, k=30, exclude_self=False):
+    """Counter(...).most_common(1): a tie between classes goes to the class met first (nearest), not the smallest."""
+    from collections import Counter
+
+    ref.knn_probe_predictions(support_feats, support_labels, query_feats, k=k, exclude_self=exclude_self)  # checks
+    labels = _neighbour_labels(support_feats, support_labels, query_feats, k, exclude_self)
+    return torch.as_tensor([Counter(row.tolist()).most_common(1)[0][0] for row in labels], dtype=torch.long)
+
+
+def knn_loo_drops_distance_zero(support_feats, support_labels, query_feats, k=30, exclude_self=False):
+    """Leave-one-out by distance: every neighbour at distance 0 is dropped, an identical copy of the point too."""
+    from sklearn.neighbors import NearestNeighbors
+
+    if not exclude_self:
+        return ref.knn_probe_predictions(support_feats, support_labels, query_feats, k=k)
+    ref.knn_probe_predictions(support_feats, support_labels, query_feats, k=k, exclude_self=True)  # checks
+    m = len(support_feats)
+    dist, idx = NearestNeighbors(n_neighbors=m - 1).fit(support_feats.double().numpy()).kneighbors()
+    labels = support_labels.numpy()
+    out = []
+    for d_row, i_row in zip(dist, idx):
+        kept = i_row[d_row > 0][:k]
+        out.append(int(np.bincount(labels[kept]).argmax()))
+    return torch.as_tensor(out, dtype=torch.long)
 
 
 def knn_default_k5(support_feats, support_labels, query_feats, k=5, exclude_self=False):
@@ -231,6 +282,11 @@ MUTANTS = [
         {"extract_representations": extract_drops_last_batch},
     ),
     Mutant(
+        "pool_size=None pools to 4 x 4",
+        ("extract_layers_in_order",),
+        {"extract_representations": extract_unpooled_means_default},
+    ),
+    Mutant(
         "no ValueError for wrong channels",
         ("extract_layers_in_order",),
         {"extract_representations": extract_no_validation},
@@ -238,6 +294,17 @@ MUTANTS = [
     Mutant("query is its own neighbour", ("knn_excludes_query_itself",), {"knn_probe_predictions": knn_self_included}),
     Mutant(
         "nearest neighbour always dropped", ("knn_majority_vote",), {"knn_probe_predictions": knn_drop_nearest_always}
+    ),
+    Mutant("distance-weighted votes", ("knn_majority_vote",), {"knn_probe_predictions": knn_distance_weighted}),
+    Mutant(
+        "ties go to the nearest class (Counter.most_common)",
+        ("knn_majority_vote",),
+        {"knn_probe_predictions": knn_ties_to_nearest},
+    ),
+    Mutant(
+        "leave-one-out drops identical copies",
+        ("knn_excludes_query_itself",),
+        {"knn_probe_predictions": knn_loo_drops_distance_zero},
     ),
     Mutant("default k is 5", ("knn_default_k_and_errors",), {"knn_probe_predictions": knn_default_k5}),
     Mutant(

@@ -55,17 +55,18 @@ def _compare_reps(got, expected, what: str) -> None:
 
 @SUITE.test(grade_id="test_extract_representations", points=1, uses=("extract_representations",))
 def extract_layers_in_order(student) -> None:
-    """extract_representations returns input, stem, every block and softmax, pooled, in order, for any batch size"""
+    """extract_representations returns input, stem, every block and softmax, pooled (or whole with pool_size=None),
+    in order, for any batch size"""
     g = torch.Generator().manual_seed(101)
     for seed, (in_ch, size, n, bs, blocks, pool) in enumerate(
-        [(1, 12, 19, 8, (1, 1, 1), None), (3, 10, 11, 64, (2, 1, 1), 2)]
+        [(1, 12, 19, 8, (1, 1, 1), "default"), (3, 10, 11, 64, (2, 1, 1), 2), (1, 12, 7, 4, (1, 1, 1), None)]
     ):
         model = _tiny_model(200 + seed, in_channels=in_ch, blocks=blocks)
         X = torch.rand(n, in_ch, size, size, generator=g)
-        kwargs = {"batch_size": bs} if pool is None else {"batch_size": bs, "pool_size": pool}
+        kwargs = {"batch_size": bs} if pool == "default" else {"batch_size": bs, "pool_size": pool}
         expected = SUITE.reference().extract_representations(copy.deepcopy(model), X, **kwargs)
         got = student.call("extract_representations", model, X, **kwargs)
-        _compare_reps(got, expected, f"representations of a {len(model.blocks())}-block model")
+        _compare_reps(got, expected, f"representations of a {len(model.blocks())}-block model with {kwargs}")
     expect_raises(
         student,
         "extract_representations",
@@ -85,6 +86,9 @@ def extract_in_eval_mode(student) -> None:
     model.train()
     got = student.call("extract_representations", model, X, batch_size=10)
     _compare_reps(got, expected, "representations of a model passed in train mode")
+    again = student.call("extract_representations", model, X, batch_size=10)
+    for layer, (a, b) in enumerate(zip(got, again)):
+        expect(torch.equal(a, b), f"two calls on the same model and images differ at layer {layer}: not deterministic")
 
 
 @SUITE.test(grade_id="test_extract_representations", points=1, uses=("extract_representations",))
@@ -137,6 +141,19 @@ def knn_majority_vote(student) -> None:
             f"k-NN predictions with k={k} on held-out queries disagree with a majority vote of the k nearest "
             f"support points too often",
         )
+    # Hand-made votes where the plausible alternatives give another answer than one vote per neighbour with ties
+    # to the smallest class label: distance-weighted votes, ties to the nearest (first-met) class, to the largest.
+    support = torch.tensor([[0.1], [0.15], [1.0], [1.1], [1.2], [-0.2], [-0.3], [5.0], [5.1], [5.2], [9.0]])
+    labels = torch.tensor([1, 1, 0, 0, 0, 2, 2, 3, 3, 4, 4])
+    cases = [
+        (torch.tensor([[0.05]]), 7, [0], "a 3-2-2 vote: the 3 far points of class 0 outvote the near ones"),
+        (torch.tensor([[-0.12]]), 4, [1], "a 2-2 tie between classes 2 (nearer) and 1 goes to the smaller label, 1"),
+        (torch.tensor([[5.3]]), 2, [3], "a 1-1 tie between classes 4 (nearer) and 3 goes to the smaller label, 3"),
+    ]
+    for query, k, expected_label, case in cases:
+        got = student.call("knn_probe_predictions", support, labels, query, k=k)
+        expect(isinstance(got, torch.Tensor), f"expected a tensor, got {type(got).__name__}")
+        expect(got.tolist() == expected_label, f"wrong vote with k={k} on a hand-made example where {case}")
 
 
 @SUITE.test(grade_id="test_knn_probe_predictions", points=1, uses=("knn_probe_predictions",))
@@ -153,6 +170,16 @@ def knn_excludes_query_itself(student) -> None:
             f"leave-one-out k-NN predictions (exclude_self=True, k={k}) are wrong: is each query removed "
             f"from its own neighbours, and are still k other neighbours used?",
         )
+    # duplicates: each point is left out by index; an identical copy of it (with another label) is still a neighbour
+    base = torch.randn(30, 3, generator=g)
+    D = torch.cat([base, base])
+    yd = torch.cat([torch.zeros(30, dtype=torch.long), torch.ones(30, dtype=torch.long)])
+    got = student.call("knn_probe_predictions", D, yd, D.clone(), k=1, exclude_self=True)
+    expect(
+        isinstance(got, torch.Tensor) and got.tolist() == yd.flip(0).tolist(),
+        "with exclude_self=True and k=1, a point whose identical copy is in the support set should take the copy's "
+        "label: leave the point itself out (by index), not every neighbour at distance 0",
+    )
 
 
 @SUITE.test(grade_id="test_knn_probe_predictions", points=1, uses=("knn_probe_predictions",))
