@@ -125,16 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     X_test = splits.X_test
     with torch.no_grad():
         _, gates = gated(X_test)
-    costs = cl.cost.block_costs(baseline, splits.input_shape)
-    full_macs = costs["stem"] + sum(costs["blocks"]) + sum(costs["heads"])
-    gate_macs, h = [], torch.zeros(1, *splits.input_shape)
-    with torch.no_grad():
-        h = gated.stem(h)
-        for gb in gated.blocks:
-            gate_macs.append(cl.cost.module_macs(gb.gate, h))
-            h = gb.block(h)
-    base_macs = costs["stem"] + sum(costs["heads"])
-    gated_macs = ref.expected_gated_macs(gates, costs["blocks"], gate_macs, base_macs)
+    # Shortcuts are paid by every sample (a skipped block still computes its projection), bodies only when run.
+    parts = cl.cost.gated_block_costs(gated, splits.input_shape)
+    full_macs = parts["always"] + sum(parts["residuals"])
+    gate_macs = list(parts["gates"])
+    gated_macs = ref.expected_gated_macs(gates, parts["residuals"], gate_macs, parts["always"])
     masked_macs = full_macs + sum(gate_macs)
 
     variants = {"ungated": baseline, "gated, masked": lambda x: masked_forward(gated, x), "gated, real skipping": gated}
