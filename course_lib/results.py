@@ -17,6 +17,8 @@ from __future__ import annotations
 import math
 import re
 
+__all__ = ["format_result", "parse_results", "report"]
+
 RESULT_LINE = re.compile(
     r"^result: (?P<key>[a-z][a-z0-9_]*) = (?P<value>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)"
     r" \(±(?P<tol>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)(?P<unchecked>, not rechecked)?\)$"
@@ -25,7 +27,10 @@ KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 def format_result(key: str, value: float, tol: float, checked: bool = True) -> str:
-    """The one line `report` prints for a value (the format RESULT_LINE parses)."""
+    """The one line `report` prints for a value (the format RESULT_LINE parses).
+
+    Introduced in 00_orientation.
+    """
     if not KEY.match(key):
         raise ValueError(f"result name {key!r}: use lower-case letters, digits and _ (e.g. 'mac_ratio')")
     value = float(value)
@@ -42,13 +47,18 @@ def report(key: str, value: float, tol: float, checked: bool = True) -> float:
 
     `checked=False` for timings and anything else a loaded machine changes: stored and quoted, not compared with a
     fresh run.
+
+    Introduced in 00_orientation.
     """
     print(format_result(key, value, tol, checked))
     return float(value)
 
 
 def parse_results(text: str) -> dict[str, dict]:
-    """{key: {"value", "tol", "checked"}} of every result line in `text` (a later line with the same key wins)."""
+    """{key: {"value", "tol", "checked"}} of every result line in `text` (a later line with the same key wins).
+
+    Introduced in 00_orientation.
+    """
     found: dict[str, dict] = {}
     for line in text.splitlines():
         match = RESULT_LINE.match(line.strip())
