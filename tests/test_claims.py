@@ -132,3 +132,18 @@ def test_run_times_come_from_the_measurement(tmp_path: Path) -> None:
 
 def test_the_course_text_agrees_with_its_stored_runs() -> None:
     assert claims.claim_problems(ROOT) == []
+
+
+def test_update_rewrites_the_numbers_to_the_stored_run(tmp_path: Path) -> None:
+    root = _course(
+        tmp_path,
+        "- **2.81x**<!-- result mac_ratio --> fewer MACs at 97.1%<!-- result acc -->",
+        "1.9x<!-- result 90_demo.mac_ratio --> and `3.3x<!-- result 90_demo.mac_ratio -->` (an example)",
+    )
+    assert len(claims.claim_problems(root)) == 3
+    assert sorted(claims.update_claims(root)) == ["README.md", "solutions/90_demo.ipynb"]
+    assert claims.claim_problems(root) == []
+    assert (
+        "**2.59x**<!-- result mac_ratio --> fewer MACs at 98.3%" in (root / "solutions" / "90_demo.ipynb").read_text()
+    )
+    assert (root / "README.md").read_text().startswith("2.6x<!-- result 90_demo.mac_ratio --> and `3.3x")

@@ -42,6 +42,7 @@ __all__ = [
 RESULTS_DIR = Path("docs") / "results"
 ANNOTATION = re.compile(r"<!--\s*result\s+(?P<key>(?:(?P<stem>\d\d_[a-z0-9_]+)\.)?(?P<name>[a-z][a-z0-9_]*))\s*-->")
 NUMBER = re.compile(r"[-+\u2212]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[-+\u2212]?\.\d+")
+CODE = re.compile(r"```.*?```|`[^`\n]*`", re.S)
 WINDOW = 16  # characters before the annotation in which its number must end
 DOCS = ("README.md", "docs")
 
@@ -54,6 +55,7 @@ class Claim:
     stem: str
     key: str
     text: str
+    start: int = 0  # offset of the number in the text it was found in
 
     @property
     def number(self) -> float:
@@ -69,6 +71,7 @@ class Claim:
 def claims_in(text: str, where: str, own_stem: str | None) -> tuple[list[Claim], list[str]]:
     """The annotated numbers of `text`, and the annotations that have no number just before them or no stem."""
     claims, problems = [], []
+    text = CODE.sub(lambda code: " " * len(code[0]), text)  # examples in code spans and blocks are not claims
     for match in ANNOTATION.finditer(text):
         stem = match["stem"] or own_stem
         if stem is None:
@@ -81,7 +84,8 @@ def claims_in(text: str, where: str, own_stem: str | None) -> tuple[list[Claim],
         if not numbers:
             problems.append(f"{where}: '{match[0]}' has no number in the {WINDOW} characters before it")
             continue
-        claims.append(Claim(where, stem, match["name"], numbers[-1][0]))
+        offset = match.start() - len(before) + numbers[-1].start()
+        claims.append(Claim(where, stem, match["name"], numbers[-1][0], offset))
     return claims, problems
 
 
@@ -239,3 +243,84 @@ def stamp_run_times(nb: NotebookNode, root: Path, stem: str) -> bool:
         run_time[key] = new
         changed = True
     return changed
+
+
+def _written_as(claim: Claim, value: float) -> str:
+    """`value` written with as many decimals as the claim shows (and its minus sign, if it used U+2212)."""
+    decimals = len(claim.text.split(".")[1]) if "." in claim.text else 0
+    text = f"{value:.{decimals}f}"
+    if claim.text.lstrip()[:1] == "+" and value >= 0:
+        text = "+" + text
+    if "\u2212" in claim.text:
+        text = text.replace("-", "\u2212")
+    if "," in claim.text:
+        whole, _, frac = text.partition(".")
+        text = f"{int(whole):,}" + (f".{frac}" if frac else "")
+    return text
+
+
+def update_text(text: str, where: str, own_stem: str | None, stored: dict[str, dict | None]) -> str:
+    """`text` with every annotated number rewritten to its stored value (prose around it is left to the author)."""
+    claims, _ = claims_in(text, where, own_stem)
+    for claim in sorted(claims, key=lambda c: c.start, reverse=True):
+        data = stored.get(claim.stem)
+        entry = (data or {}).get("results", {}).get(claim.key)
+        if entry is not None:
+            new = _written_as(claim, float(entry["value"]))
+            text = text[: claim.start] + new + text[claim.start + len(claim.text) :]
+    return text
+
+
+def update_claims(root: Path) -> list[str]:
+    """Rewrite every annotated number of the solutions and docs to its stored value; return the files changed."""
+    import nbformat
+
+    root = Path(root)
+    stored: dict[str, dict | None] = {}
+    for path in sorted((root / RESULTS_DIR).glob("*.json")):
+        stored[path.stem] = load_stored(root, path.stem)
+    changed = []
+    for path in sorted((root / "solutions").glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        edited = False
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type == "markdown":
+                new = update_text(cell.source, f"{path.name} cell {index}", path.stem, stored)
+                edited |= new != cell.source
+                cell.source = new
+        if edited:
+            from autograder.tools.release import notebook_json
+
+            path.write_text(notebook_json(nb), encoding="utf-8")
+            changed.append(str(path.relative_to(root)))
+    for name in DOCS:
+        target = root / name
+        for path in sorted(target.rglob("*.md")) if target.is_dir() else [target] if target.exists() else []:
+            old = path.read_text(encoding="utf-8")
+            new = update_text(old, str(path), None, stored)
+            if new != old:
+                path.write_text(new, encoding="utf-8")
+                changed.append(str(path.relative_to(root)))
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m autograder.tools.claims [--update]`: list the drifted numbers, or rewrite them to the stored runs."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Check (or --update) the annotated numbers against docs/results/.")
+    parser.add_argument("--update", action="store_true", help="rewrite each annotated number to its stored value")
+    args = parser.parse_args(argv)
+    from autograder.tools.release import ROOT
+
+    if args.update:
+        for rel in update_claims(ROOT):
+            print(f"updated {rel}: re-read the sentences around the numbers")
+    problems = claim_problems(ROOT)
+    for problem in problems:
+        print(problem)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
