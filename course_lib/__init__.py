@@ -7,4 +7,16 @@ from course_lib import checks, cost, data, env, models, plots, release_info, res
 
 __version__ = release_info.VERSION
 
-__all__ = ["__version__", "checks", "cost", "data", "env", "models", "plots", "release_info", "results", "timing", "training"]
+__all__ = [
+    "__version__",
+    "checks",
+    "cost",
+    "data",
+    "env",
+    "models",
+    "plots",
+    "release_info",
+    "results",
+    "timing",
+    "training",
+]

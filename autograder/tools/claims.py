@@ -249,6 +249,8 @@ def _written_as(claim: Claim, value: float) -> str:
     """`value` written with as many decimals as the claim shows (and its minus sign, if it used U+2212)."""
     decimals = len(claim.text.split(".")[1]) if "." in claim.text else 0
     text = f"{value:.{decimals}f}"
+    if float(text) == 0:
+        text = text.lstrip("-")  # no "-0.0"
     if claim.text.lstrip()[:1] == "+" and value >= 0:
         text = "+" + text
     if "\u2212" in claim.text:
