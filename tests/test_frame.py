@@ -110,7 +110,7 @@ def test_each_frame_rule_catches_a_broken_copy_of_a_real_notebook(rule: str, edi
 def _repo_copy(tmp_path: Path) -> Path:
     """solutions/, README.md and docs/self_study.md of the checkout, with the student copies released."""
     shutil.copytree(ROOT / "solutions", tmp_path / "solutions")
-    (tmp_path / "docs").mkdir()
+    shutil.copytree(ROOT / "docs" / "results", tmp_path / "docs" / "results")  # the runs the recaps quote
     for rel in tables.TABLES:
         shutil.copyfile(ROOT / rel, tmp_path / rel)
     write_release(root=tmp_path)

@@ -26,7 +26,7 @@ def _copy_course(target: Path) -> Path:
     ):
         (target / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / rel, target / rel)
-    for folder in ("solutions", "notebooks"):
+    for folder in ("solutions", "notebooks", "docs/results"):
         shutil.copytree(ROOT / folder, target / folder)
     return target
 

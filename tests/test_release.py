@@ -223,6 +223,7 @@ def test_write_release_refuses_an_invalid_source(tmp_path: Path) -> None:
 @pytest.mark.skipif(not REAL_STEMS, reason="no solution notebooks yet")
 def test_cli_check_fails_on_a_leftover_marker_in_a_copy_of_the_repo(tmp_path: Path, capsys) -> None:
     shutil.copytree(ROOT / "solutions", tmp_path / "solutions")
+    shutil.copytree(ROOT / "docs" / "results", tmp_path / "docs" / "results")  # the runs the recaps quote
     write_release(root=tmp_path)
     assert main(["--check", "--root", str(tmp_path)]) == 0
     path = tmp_path / "notebooks" / f"{REAL_STEMS[0]}.ipynb"
