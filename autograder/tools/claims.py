@@ -291,9 +291,8 @@ def update_claims(root: Path) -> list[str]:
                 edited |= new != cell.source
                 cell.source = new
         if edited:
-            from autograder.tools.release import notebook_json
-
-            path.write_text(notebook_json(nb), encoding="utf-8")
+            text = nbformat.writes(nb, version=4)  # release.notebook_json's canonical form (no import cycle)
+            path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
             changed.append(str(path.relative_to(root)))
     for name in DOCS:
         target = root / name
@@ -313,12 +312,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Check (or --update) the annotated numbers against docs/results/.")
     parser.add_argument("--update", action="store_true", help="rewrite each annotated number to its stored value")
     args = parser.parse_args(argv)
-    from autograder.tools.release import ROOT
-
+    root = Path(__file__).resolve().parents[2]
     if args.update:
-        for rel in update_claims(ROOT):
+        for rel in update_claims(root):
             print(f"updated {rel}: re-read the sentences around the numbers")
-    problems = claim_problems(ROOT)
+    problems = claim_problems(root)
     for problem in problems:
         print(problem)
     return 1 if problems else 0
