@@ -6,7 +6,9 @@ public checks passed; the hidden tests that decide the grade run only at grading
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
+from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,8 @@ __all__ = [
     "changed_tensors",
     "passed",
     "not_implemented",
+    "exercise",
+    "ExerciseNotDone",
 ]
 
 
@@ -126,6 +130,74 @@ def passed(exercise: str) -> None:
     Introduced in 00_orientation.
     """
     print(f"[{exercise}] public checks passed; hidden tests run at grading.")
+
+
+class ExerciseNotDone(NotImplementedError):
+    """Raised by a visible check whose exercise (or one it builds on) still holds its stub."""
+
+
+def _innermost_function(tb: TracebackType | None) -> tuple[str, str]:
+    """(function name, file name) of the frame that raised, the last one of the traceback."""
+    last = tb
+    while last is not None and last.tb_next is not None:
+        last = last.tb_next
+    if last is None:
+        return "", ""
+    code = last.tb_frame.f_code
+    return code.co_name, code.co_filename
+
+
+class exercise:  # noqa: N801 - used as `with cl.checks.exercise(...)`, like a function
+    """The frame of one exercise's visible checks: `with cl.checks.exercise(2, "early_exit_inference"): ...`.
+
+    On success it prints the standard "public checks passed" line, with the self-check pointer. When the body
+    stops on a stub's NotImplementedError it raises ExerciseNotDone saying which exercise is not done yet and
+    which function to fill in, instead of a bare traceback; every other error passes through unchanged.
+
+    Introduced in 00_orientation.
+    """
+
+    def __init__(self, number: int, function: str) -> None:
+        if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+            raise ValueError(f"exercise number must be a positive int, got {number!r}")
+        if not isinstance(function, str) or not function.isidentifier():
+            raise ValueError(f"function must be the name of the exercise's function, got {function!r}")
+        self.number = number
+        self.function = function
+        self._namespace: dict[str, Any] = {}
+
+    def __enter__(self) -> exercise:
+        self._namespace = sys._getframe(1).f_globals  # the notebook's namespace: where its functions live
+        return self
+
+    def _is_notebook_function(self, name: str, filename: str) -> bool:
+        code = getattr(self._namespace.get(name), "__code__", None)
+        return code is not None and code.co_filename == filename
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        __tracebackhide__ = True  # noqa: F841 - IPython leaves this frame out of the traceback
+        if exc_type is None:
+            print(f"[{self.function}] public checks passed; hidden tests run at grading.")
+            print(f'  self-study: from autograder.tools.selfcheck import check; check("{self.function}")')
+            return False
+        if not issubclass(exc_type, NotImplementedError) or issubclass(exc_type, ExerciseNotDone):
+            return False
+        where, filename = _innermost_function(tb)
+        if where == self.function:
+            message = (
+                f"exercise {self.number} is not done yet:\nreplace `raise NotImplementedError()` in "
+                f"{self.function} (the cell above) with your code,\nthen run that cell and this one again."
+            )
+        elif where and self._is_notebook_function(where, filename):
+            message = (
+                f"exercise {self.number}'s check stopped in {where}, which is not done yet:\n"
+                f"{self.function} calls it; replace `raise NotImplementedError()` in {where} first."
+            )
+        else:
+            return False
+        raise ExerciseNotDone(message) from None
 
 
 def not_implemented(name: str) -> NotImplementedError:

@@ -553,8 +553,8 @@ def _looks_like_test(cell: Cell, release: ReleaseInfo | None) -> str:
         return f"nbgrader test cell {cell.grade_id or ''}".strip()
     if "run_cell(" in cell.source:
         return "contains the hidden-test call run_cell("
-    if "checks.passed(" in cell.source and not defined_names(cell.source):
-        return "visible check cell (checks.passed)"
+    if ("checks.passed(" in cell.source or "checks.exercise(" in cell.source) and not defined_names(cell.source):
+        return "visible check cell (checks.exercise or checks.passed)"
     if release is not None and release.test_sources:
         norm = _normalise(cell.source)
         for test_source in release.test_sources:
