@@ -147,7 +147,7 @@ def _innermost_function(tb: TracebackType | None) -> tuple[str, str]:
     return code.co_name, code.co_filename
 
 
-class exercise:  # noqa: N801 - used as `with cl.checks.exercise(...)`, like a function
+class exercise:  # lower case: used as `with cl.checks.exercise(...)`, like a function
     """The frame of one exercise's visible checks: `with cl.checks.exercise(2, "early_exit_inference"): ...`.
 
     On success it prints the standard "public checks passed" line, with the self-check pointer. When the body
@@ -176,14 +176,14 @@ class exercise:  # noqa: N801 - used as `with cl.checks.exercise(...)`, like a f
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool:
-        __tracebackhide__ = True  # noqa: F841 - IPython leaves this frame out of the traceback
+    ) -> None:
+        __tracebackhide__ = True  # IPython leaves this frame out of the traceback
         if exc_type is None:
             print(f"[{self.function}] public checks passed; hidden tests run at grading.")
             print(f'  self-study: from autograder.tools.selfcheck import check; check("{self.function}")')
-            return False
+            return
         if not issubclass(exc_type, NotImplementedError) or issubclass(exc_type, ExerciseNotDone):
-            return False
+            return
         where, filename = _innermost_function(tb)
         if where == self.function:
             message = (
@@ -196,7 +196,7 @@ class exercise:  # noqa: N801 - used as `with cl.checks.exercise(...)`, like a f
                 f"{self.function} calls it; replace `raise NotImplementedError()` in {where} first."
             )
         else:
-            return False
+            return  # a NotImplementedError from library code: shown as it is
         raise ExerciseNotDone(message) from None
 
 

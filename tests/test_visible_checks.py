@@ -116,7 +116,9 @@ def test_every_visible_check_stands_alone(stem: str, tmp_path: Path) -> None:
     by_check = {ex.check_index: ex for ex in found if ex.check_index is not None}
     by_function = {name: ex for ex in found for name in ex.functions}
     problems = [
-        f"exercise {ex.number} ({', '.join(ex.functions)}): no visible check cell" for ex in found if ex.check_index is None
+        f"exercise {ex.number} ({', '.join(ex.functions)}): no visible check cell"
+        for ex in found
+        if ex.check_index is None
     ]
 
     client = NotebookClient(
@@ -152,3 +154,23 @@ def test_every_visible_check_stands_alone(stem: str, tmp_path: Path) -> None:
                 problems.append(f"{label}, exercise solved, the others stubs: {got}")
             client.execute_cell(_code_cell("\n\n".join(student.cells[d.solution_index].source for d in needed)), index)
     assert not problems, f"{stem}: visible checks that do not stand alone:\n  " + "\n  ".join(problems)
+
+
+CHECK_LINE_LIMIT = 100  # characters: what JupyterLab's notebook column shows at 1280 px without cutting
+
+
+@pytest.mark.parametrize("stem", solution_stems(ROOT))
+def test_visible_checks_are_framed_and_fit_the_column(stem: str) -> None:
+    """Each check cell uses `cl.checks.exercise(N, ...)` with its exercise's number; no line is wider than the column."""
+    solution = read_notebook(ROOT / "solutions" / f"{stem}.ipynb")
+    problems = []
+    for ex in exercises(solution):
+        if ex.check_index is None:
+            continue
+        visible = solution.cells[ex.check_index].source.partition("### BEGIN HIDDEN TESTS")[0]
+        if f"cl.checks.exercise({ex.number}," not in visible:
+            problems.append(f"check cell {ex.check_index}: no `with cl.checks.exercise({ex.number}, ...)`")
+        for number, line in enumerate(visible.splitlines(), 1):
+            if len(line) > CHECK_LINE_LIMIT:
+                problems.append(f"check cell {ex.check_index}, line {number}: {len(line)} characters")
+    assert not problems, f"{stem}:\n  " + "\n  ".join(problems)
