@@ -7,9 +7,10 @@ import itertools
 import json
 import math
 import os
+import statistics
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sized
+from collections.abc import Callable, Iterator, Sequence, Sized
 from pathlib import Path
 from typing import Any, cast
 
@@ -34,12 +35,18 @@ __all__ = [
     "can_batch_on_device",
     "DeviceBatches",
     "device_batches",
+    "SLOW_EPOCH_FACTOR",
+    "SLOW_EPOCH_MIN_EXTRA_S",
+    "slow_epoch_note",
     "fit",
 ]
 
 AMP_MODES = ("auto", "off", "fp16", "bf16")
 FIT_LOG_ENV_VAR = "COURSE_FIT_LOG"
 ONE_CYCLE_PCT_START = 0.2
+# An epoch is slow when it takes this many times its expected time, and at least this many seconds more.
+SLOW_EPOCH_FACTOR = 3.0
+SLOW_EPOCH_MIN_EXTRA_S = 1.0
 
 LossFn = Callable[[Any, torch.Tensor], torch.Tensor]
 
@@ -303,6 +310,37 @@ def device_batches(loader: DataLoader, tensors: tuple[torch.Tensor, torch.Tensor
     return DeviceBatches(loader, tensors)
 
 
+def slow_epoch_note(
+    durations: Sequence[float], expected_epoch_s: float | None = None, device_type: str = "cpu"
+) -> str | None:
+    """A note when the last of `durations` (seconds per epoch so far) was slow, else None.
+
+    Its expected time is `expected_epoch_s` when given; otherwise the median of the earlier epochs from the
+    second on (the first includes the warm-up), or the first epoch alone when it is the only earlier one.
+    Slow: at least SLOW_EPOCH_FACTOR times the expected time and SLOW_EPOCH_MIN_EXTRA_S seconds more, so
+    the noise of short epochs never counts. The first epoch is judged only against `expected_epoch_s`.
+
+    Introduced in 00_orientation.
+    """
+    if not durations:
+        return None
+    *earlier, last = (float(d) for d in durations)
+    if expected_epoch_s is not None:
+        expected, against = float(expected_epoch_s), f"the expected {float(expected_epoch_s):.1f} s"
+    elif earlier:
+        expected = statistics.median(earlier[1:] or earlier)
+        against = f"the earlier epochs ({expected:.1f} s)"
+    else:
+        return None
+    if expected <= 0 or last < SLOW_EPOCH_FACTOR * expected or last - expected < SLOW_EPOCH_MIN_EXTRA_S:
+        return None
+    shared = "the GPU or the CPU cores are" if device_type == "cuda" else "the CPU cores are"
+    return (
+        f"note: epoch {len(durations)} took {last:.1f} s, {last / expected:.1f}x {against}: {shared} probably "
+        f"shared with another job; the run times this notebook states assume free cores."
+    )
+
+
 def _feeds_from_device(loader: Any, device: torch.device) -> bool:
     """Whether fit copies the loader's tensors to the device once and batches them there (CUDA only)."""
     return device.type == "cuda" and can_batch_on_device(loader)
@@ -399,6 +437,7 @@ def fit(
     desc: str = "train",
     verbose: bool = True,
     amp: str = "auto",
+    expected_epoch_s: float | None = None,
 ) -> list[dict]:
     """Train `model` in place and return one record per epoch run (loss, per-exit train/val accuracy).
 
@@ -408,6 +447,8 @@ def fit(
     (random translations) or 'shift_flip' (plus horizontal flips, for natural images).
     `amp`: 'auto' (fp16 autocast with a GradScaler on CUDA, off elsewhere), 'off', 'fp16', or 'bf16'
     (CPU, or a CUDA GPU that supports it); a mode other than 'auto' is part of the cache key.
+    With `verbose`, the first epoch that takes several times its expected time (`expected_epoch_s`, else
+    the earlier epochs of this call; see `slow_epoch_note`) gets one note saying the machine looks busy.
 
     The loss and accuracy are summed on the device and read once per epoch. Then, if the epoch's loss
     or any parameter or buffer is NaN/inf, a RuntimeError names the bad tensors and nothing is cached.
@@ -494,6 +535,7 @@ def fit(
         batches = device_batches(train_loader, (X_all, y_all))
     sum_dtype = torch.float32 if device.type == "mps" else torch.float64  # float64: the sums of loss.item()
     history: list[dict] = []
+    slow_noted = False
     for epoch in range(1, epochs_run + 1):
         model.train()
         start, seen = time.perf_counter(), 0
@@ -552,6 +594,12 @@ def fit(
         log["epochs_run"] = epoch
         if verbose:
             tqdm.write(f"[{desc}] " + _summary(epoch, epochs_run, record))
+            note = (
+                None if slow_noted else slow_epoch_note([r["seconds"] for r in history], expected_epoch_s, device.type)
+            )
+            if note is not None:
+                tqdm.write(f"[{desc}] {note}")
+                slow_noted = True
     model.eval()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
