@@ -4,6 +4,7 @@ Commands (each module is imported only when its command runs, so a missing optio
 nbgrader on Colab, never breaks the others):
 
   release [--check]           generate notebooks/ from solutions/ (or check that it is up to date)
+  start [DIR]                 copy the student notebooks into your own work folder (default work/)
   new NN_topic                scaffold a notebook: solutions/NN_topic.ipynb and autograder/course/NN_topic/
   nbgrader-course DIR         build a stock nbgrader course folder from this repository
   samples OUT                 write sample submissions and OUT/expected.json
@@ -19,6 +20,7 @@ import sys
 
 COMMANDS = {
     "release": ("autograder.tools.release", "main", "generate notebooks/ from solutions/ (--check for CI)"),
+    "start": ("autograder.tools.student_copy", "main", "copy the student notebooks into your work folder (work/)"),
     "new": ("autograder.tools.scaffold", "main", "scaffold a new notebook (solution + grading folder)"),
     "nbgrader-course": ("autograder.tools.nbgrader_course", "main", "build a stock nbgrader course folder"),
     "samples": ("autograder.tools.samples", "main", "write the sample submissions and expected.json"),

@@ -37,6 +37,7 @@ __all__ = [
     "CODE_STUB",
     "TEXT_STUB",
     "ReleaseError",
+    "LearnerWorkError",
     "solution_stems",
     "read_notebook",
     "notebook_json",
@@ -48,6 +49,8 @@ __all__ = [
     "validate_source",
     "make_release",
     "release_text",
+    "learner_work",
+    "work_at_risk",
     "write_release",
     "stamp_repo",
     "build_wheel",
@@ -69,6 +72,18 @@ SuiteLookup = Callable[[str], Suite]
 
 class ReleaseError(Exception):
     """The solution source cannot be turned into a release (message says what to fix)."""
+
+
+class LearnerWorkError(ReleaseError):
+    """Writing the release would discard a learner's work in notebooks/ (nothing was written).
+
+    `at_risk` maps each notebook path to what it holds that the release would discard.
+    """
+
+    def __init__(self, at_risk: dict[Path, list[str]], root: Path) -> None:
+        self.at_risk = at_risk
+        self.root = root
+        super().__init__(_refusal_message(at_risk, root))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -315,14 +330,132 @@ def release_text(stem: str, root: Path = ROOT) -> str:
     return notebook_json(make_release(read_notebook(Path(root) / "solutions" / f"{stem}.ipynb")))
 
 
+# ---------------------------------------------------------------------------------------------
+# Never overwriting a learner's work
+
+
+def learner_work(current: NotebookNode, release: NotebookNode) -> list[str]:
+    """What `current` (a notebook in notebooks/) holds that writing `release` over it would discard.
+
+    Work is: outputs or execution counts; an exercise cell (solution or answer cell) whose source is neither
+    the release's nor the stub it was released with (nbgrader's recorded checksum); a cell with source that the
+    learner added (its id is not a cell of the release and it has no nbgrader metadata) and that is not a
+    course cell that the instructor removed since (course cells are named `NN-...` after the notebook).
+    An untouched notebook, even one released from an older solution, holds none.
+    """
+    from nbgrader.utils import compute_checksum
+
+    released = {cell.get("id"): cell for cell in release.cells}
+    stem = release.metadata.get("course", {}).get("stem", "")
+    course_prefix = f"{stem[:2]}-" if STEM_RE.match(stem) else None
+    ran = [
+        cell.get("id") or str(index)
+        for index, cell in enumerate(current.cells)
+        if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)
+    ]
+    edited, added = [], []
+    for index, cell in enumerate(current.cells):
+        cid = cell.get("id")
+        if is_solution_cell(cell) or is_answer_cell(cell):
+            same = cid in released and released[cid].source == cell.source
+            recorded = nbgrader_meta(cell).get("checksum")
+            if not same and not (recorded and compute_checksum(cell) == recorded):
+                edited.append(nbgrader_meta(cell).get("grade_id") or cid or str(index))
+        elif cid not in released and not nbgrader_meta(cell) and cell.source.strip():
+            if not (course_prefix and str(cid).startswith(course_prefix)):
+                added.append(cid or str(index))
+    found = []
+    if edited:
+        found.append(f"edited exercise cells {edited}")
+    if added:
+        found.append(f"{len(added)} cell(s) you added")
+    if ran:
+        found.append(f"outputs in {len(ran)} cell(s)")
+    return found
+
+
+def _same_as_committed(path: Path, root: Path) -> bool:
+    """True when `path` is byte-identical to its version in git HEAD (nothing would be lost: git keeps it)."""
+    import subprocess
+
+    try:
+        rel = path.resolve().relative_to(Path(root).resolve()).as_posix()
+        committed = subprocess.run(
+            ["git", "-C", str(root), "show", f"HEAD:{rel}"], capture_output=True, timeout=30, check=False
+        )
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return False
+    return committed.returncode == 0 and committed.stdout == path.read_bytes()
+
+
+def work_at_risk(stems: Iterable[str], root: Path = ROOT) -> dict[Path, list[str]]:
+    """{notebooks/<stem>.ipynb: what it holds} for every notebook that writing the release would lose work in.
+
+    A notebook identical to what git has committed is never at risk; a source that cannot be released is
+    skipped here (validation reports it).
+    """
+    root = Path(root)
+    at_risk: dict[Path, list[str]] = {}
+    for stem in stems:
+        path = root / "notebooks" / f"{stem}.ipynb"
+        source_path = root / "solutions" / f"{stem}.ipynb"
+        if not path.exists() or not source_path.exists():
+            continue
+        try:
+            current = read_notebook(path)
+        except ReleaseError:
+            current = None
+        if current is None:
+            found = ["not a readable notebook (a learner's file?)"]
+        else:
+            try:
+                release = make_release(read_notebook(source_path))
+            except ReleaseError:
+                continue
+            found = learner_work(current, release)
+        if found and not _same_as_committed(path, root):
+            at_risk[path] = found
+    return at_risk
+
+
+def _refusal_message(at_risk: dict[Path, list[str]], root: Path) -> str:
+    def shown(path: Path) -> str:
+        try:
+            return path.relative_to(root).as_posix()
+        except ValueError:
+            return str(path)
+
+    stems = " ".join(path.stem for path in at_risk)
+    lines = [f"writing it would overwrite work in {len(at_risk)} notebook(s) in notebooks/ (nothing was written):"]
+    lines += [f"  {shown(path)}: {'; '.join(found)}" for path, found in at_risk.items()]
+    lines += [
+        f"To keep it: run `python -m autograder start --stems {stems}`, which copies the notebook(s) as they are",
+        "  into work/ (release never touches work/; start never overwrites a notebook already there), work in work/",
+        "  from now on, then rerun with --force to restore notebooks/.",
+        "To discard it: rerun with --force: `python -m autograder release --force`.",
+    ]
+    return "\n".join(lines)
+
+
 def write_release(
-    stems: Iterable[str] | None = None, root: Path = ROOT, suite: Suite | None | SuiteLookup = _default_suite
+    stems: Iterable[str] | None = None,
+    root: Path = ROOT,
+    suite: Suite | None | SuiteLookup = _default_suite,
+    force: bool = False,
 ) -> list[Path]:
     """Validate and write notebooks/<stem>.ipynb and the generated autograder/course/<stem>/reference.py for each
-    stem; raise ReleaseError on invalid sources."""
+    stem; raise ReleaseError on invalid sources.
+
+    Unless `force`, first raise LearnerWorkError, writing nothing at all, when a notebook in notebooks/ holds a
+    learner's work (`learner_work`) that the release would overwrite.
+    """
     root = Path(root)
-    stamp_repo(root)
     stems = list(stems) if stems is not None else solution_stems(root)
+    if not force:
+        at_risk = work_at_risk(stems, root)
+        if at_risk:
+            raise LearnerWorkError(at_risk, root)
+    stamp_repo(root)
     problems: list[str] = []
     texts: dict[str, str] = {}
     references: dict[str, str] = {}
@@ -565,6 +698,12 @@ def main(argv: list[str] | None = None) -> int:
         help="also build the installable course package into DIR (default dist/): host it "
         "(e.g. on Drive) and point COURSE_INSTALL at it",
     )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite notebooks in notebooks/ even when they hold work (filled exercise cells, added cells, "
+        "outputs); without it the release refuses and writes nothing",
+    )
     parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.check:
@@ -579,7 +718,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"release check passed: {len(solution_stems(args.root))} notebook(s) up to date")
         return 0
     try:
-        written = write_release(args.stems, args.root)
+        written = write_release(args.stems, args.root, force=args.force)
+    except LearnerWorkError as err:
+        print(f"release REFUSED: {err}")
+        return 1
     except (ReleaseError, FileNotFoundError) as err:
         print(f"release FAILED: {err}")
         return 1
