@@ -10,9 +10,11 @@ HINTS = {
         "(adaptive average pooling to pool_size x pool_size, then flatten). The last entry is "
         "softmax(classifier(h)). Restore the original mode in a `finally` so an exception cannot leave the "
         "model in eval mode. Validate X: a float (N, C, H, W) tensor with the model's channel count.",
-        "Per batch: reps = [pool(x), pool(h)] after the stem; for block in ...: h = block(h); reps.append(pool(h)); "
-        "then append the class probabilities. Collect each layer's chunks and torch.cat them along dim 0 at the "
-        "end, so the result is a list with one (N, D_l) float32 CPU tensor per layer, in depth order.",
+        "Per batch (moved to the model's device): run the stem, then each block of model.blocks() in turn. "
+        "The batch's list starts with the pooled input and the pooled stem output, gets ____ after every "
+        "block (the step that keeps this depth's vector), and ends with the softmax of the classifier's "
+        "output over dim 1. After the batch loop, torch.cat each layer's chunks along dim 0: the result is a "
+        "list with one (N, D_l) float32 CPU tensor per layer, in depth order.",
     ],
     "knn_probe_predictions": [
         "Each layer gets its own k-nearest-neighbour classifier fitted on the training representations; "
