@@ -5,7 +5,13 @@ set -euo pipefail
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/setup.sh"
 OUT="${OUT:-runs}"
 echo "== 1/5 build the student release (notebooks/ from solutions/)"
-python -m autograder release
+# Never --force here: a learner's filled notebook in notebooks/ makes the release refuse, and the job stops.
+if ! python -m autograder release; then
+    echo "== main.sh stopped at step 1: the release did not run (see above). If it REFUSED, notebooks/ is unchanged"
+    echo "   and your work in it is intact: copy it to work/ with \`python -m autograder start\`, then"
+    echo "   \`python -m autograder release --force\` restores notebooks/ and main.sh runs again."
+    exit 1
+fi
 echo "== 2/5 execute every solution notebook at COURSE_SIZE=$COURSE_SIZE"
 python -m autograder execute --out "$OUT/executed"
 echo "== 3/5 write the sample submissions"
