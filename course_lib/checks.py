@@ -136,6 +136,27 @@ class ExerciseNotDone(NotImplementedError):
     """Raised by a visible check whose exercise (or one it builds on) still holds its stub."""
 
 
+def _show_message_only(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> None:
+    """IPython handler for ExerciseNotDone: the message alone, no frames (the learner's next step is all it says)."""
+    lines = [f"{etype.__name__}: {value}"]
+    if hasattr(shell, "_showtraceback"):  # ipykernel and IPython: sends an error output with these lines
+        shell._showtraceback(etype, value, lines)
+    else:
+        shell.showtraceback((etype, value, tb), exception_only=True)
+
+
+def _install_short_traceback() -> None:
+    """In IPython (Jupyter, Colab), show ExerciseNotDone as its message only; elsewhere nothing changes."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or ExerciseNotDone in getattr(shell, "custom_exceptions", ()):
+        return
+    shell.set_custom_exc((ExerciseNotDone,), _show_message_only)
+
+
 def _innermost_function(tb: TracebackType | None) -> tuple[str, str]:
     """(function name, file name) of the frame that raised, the last one of the traceback."""
     last = tb
@@ -152,7 +173,8 @@ class exercise:  # lower case: used as `with cl.checks.exercise(...)`, like a fu
 
     On success it prints the standard "public checks passed" line, with the self-check pointer. When the body
     stops on a stub's NotImplementedError it raises ExerciseNotDone saying which exercise is not done yet and
-    which function to fill in, instead of a bare traceback; every other error passes through unchanged.
+    which function to fill in, instead of a bare traceback (in IPython shown as that message alone); every other
+    error passes through unchanged.
 
     Introduced in 00_orientation.
     """
@@ -168,6 +190,7 @@ class exercise:  # lower case: used as `with cl.checks.exercise(...)`, like a fu
 
     def __enter__(self) -> exercise:
         self._namespace = sys._getframe(1).f_globals  # the notebook's namespace: where its functions live
+        _install_short_traceback()
         return self
 
     def _is_notebook_function(self, name: str, filename: str) -> bool:
@@ -177,13 +200,12 @@ class exercise:  # lower case: used as `with cl.checks.exercise(...)`, like a fu
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        __tracebackhide__ = True  # IPython leaves this frame out of the traceback
         if exc_type is None:
             print(f"[{self.function}] public checks passed; hidden tests run at grading.")
             print(f'  self-study: from autograder.tools.selfcheck import check; check("{self.function}")')
             return
-        if not issubclass(exc_type, NotImplementedError) or issubclass(exc_type, ExerciseNotDone):
-            return
+        if exc_type is not NotImplementedError or (exc is not None and exc.args):
+            return  # a stub raises a bare NotImplementedError(); any other error is shown as it is
         where, filename = _innermost_function(tb)
         if where == self.function:
             message = (

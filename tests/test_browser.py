@@ -11,6 +11,9 @@ What it does, end to end, as a learner would:
    ran, checks that no cell shows an error and that a figure (an <img> in an output area)
    rendered, saves it and checks the saved file too;
 4. takes full-page screenshots into runs/artifacts/ (path printed in the test log);
+4b. runs the student copy as a learner who has not started: Run All stops at exercise 1's visible check, which
+   must say "exercise 1 is not done yet" and which function to fill in, in a short traceback that fits the column
+   (no horizontal scroll); a screenshot of that cell is saved (runs/artifacts/browser_stub_message_00.png);
 5. runs `nbgrader validate` on the solution and parses its output for "Success" (it exits 0 even
    when the notebook fails).
 
@@ -117,15 +120,11 @@ def _write_settings(settings_dir: Path) -> None:
 
 
 def _student_copy(dest: Path) -> str:
-    """Copy notebooks/<stem>.ipynb, or build the release from solutions/ when notebooks/ is not built."""
-    released = ROOT / "notebooks" / f"{STEM}.ipynb"
-    if released.exists():
-        shutil.copy(released, dest)
-        return "notebooks/"
-    from autograder.tools.release import make_release, notebook_json, read_notebook
+    """Write the student copy exactly as `release` builds it from solutions/ (what notebooks/ holds once released)."""
+    from autograder.tools.release import release_text
 
-    dest.write_text(notebook_json(make_release(read_notebook(ROOT / "solutions" / f"{STEM}.ipynb"))), encoding="utf-8")
-    return "generated from solutions/ (notebooks/ not built)"
+    dest.write_text(release_text(STEM, ROOT), encoding="utf-8")
+    return "the release of solutions/"
 
 
 @pytest.fixture(scope="module")
@@ -327,6 +326,32 @@ def test_student_notebook_renders_with_the_stub(page, lab, record_property) -> N
     assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text, "the student copy leaks solutions"
     _full_screenshot(page, ARTIFACTS / f"browser_student_{STEM[:2]}.png")
     _check_screenshot(ARTIFACTS / f"browser_student_{STEM[:2]}.png", record_property)
+
+
+def test_unfinished_exercise_says_what_to_do(page, lab, record_property) -> None:
+    """Run All on the untouched student copy stops at exercise 1's check with the friendly message, whole."""
+    rel = f"student/{STEM}.ipynb"
+    _open_notebook(page, lab, rel)
+    _run_all(page)
+    _wait_all_ran(page, lab, rel, RUN_ALL_TIMEOUT_S)
+    errors = _active(page, ".jp-OutputArea-output").filter(has_text="exercise 1 is not done yet")
+    assert errors.count() == 1, "no output says 'exercise 1 is not done yet' after Run All on the student copy"
+    text = errors.first.inner_text()
+    print("the stub's message in the browser:\n" + text)
+    assert "ExerciseNotDone" in text and "replace `raise NotImplementedError()` in conv2d_macs" in text, text
+    assert "__exit__" not in text, "the traceback shows the check framework's own frame"
+    assert len(text.splitlines()) <= 15, f"the traceback is {len(text.splitlines())} lines long"
+    overflow = errors.first.evaluate("el => [el.scrollWidth, el.clientWidth]")
+    assert overflow[0] <= overflow[1] + 1, f"the message is wider than the column (scroll {overflow}): cut off"
+    cell = _active(page, ".jp-CodeCell").filter(has_text="exercise 1 is not done yet")
+    cell.first.scroll_into_view_if_needed()
+    shot = ARTIFACTS / f"browser_stub_message_{STEM[:2]}.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    cell.first.screenshot(path=str(shot))
+    print(f"screenshot: {shot}")
+    record_property("screenshot_stub_message", str(shot))
+    width, height = _png_size(shot)
+    assert width >= 600 and height >= 100, f"screenshot of the cell too small: {width}x{height}"
 
 
 def test_solution_runs_all_cells_without_errors(page, lab, record_property) -> None:
