@@ -258,7 +258,7 @@ def test_check_needs_a_known_stem(monkeypatch) -> None:
     monkeypatch.setattr(course_lib.env, "_current_stem", "00_orientation")
     report = selfcheck.check(namespace={}, verbose=False)
     assert report.stem == "00_orientation" and report.points == 0
-    assert set(report.states.values()) == {"error"}  # nothing defined: the grader says the same
+    assert set(report.states.values()) == {selfcheck.NOT_RUN}  # nothing defined yet: 0 points, as the grader gives
 
 
 def test_check_reads_the_main_namespace_outside_ipython(monkeypatch) -> None:
@@ -317,7 +317,7 @@ def test_hint_reveals_the_next_level_each_call(capsys) -> None:
     assert "Hint 3/3" in capsys.readouterr().out
     with pytest.raises(ValueError, match="level"):
         selfcheck.hint("accuracy", level=4)
-    with pytest.raises(ValueError, match="No hints"):
+    with pytest.raises(ValueError, match="no exercise named"):
         selfcheck.hint("no_such_function")
 
 
@@ -343,5 +343,96 @@ def test_solution_only_after_a_check(capsys) -> None:
         "https://colab.research.google.com/github/dynamic-inference-course/course-kit/blob/main/"
         "solutions/00_orientation.ipynb"
     ) in out
-    with pytest.raises(ValueError, match="not a graded function"):
+    with pytest.raises(ValueError, match="no exercise named"):
         selfcheck.solution("softmax_of_everything")
+
+
+# ---------------------------------------------------------------------------------------------
+# Kind messages: a cell not run yet, a misspelt name, a table that fits JupyterLab's column
+
+
+def _stub_namespace(stem: str) -> dict:
+    """Every graded function defined as the untouched stub (raises NotImplementedError)."""
+
+    def stub(*args, **kwargs):
+        raise NotImplementedError()
+
+    return {name: stub for t in load_suite(stem).tests for name in t.uses}
+
+
+def test_check_says_not_run_yet_for_a_function_this_kernel_lacks() -> None:
+    stem = "00_orientation"
+    ns = reference_namespace(stem)
+    del ns["accuracy"]  # its cell was never run
+    report = selfcheck.check(stem, namespace=ns, verbose=False)
+    accuracy = [r for r in report.results if r.grade_id == "test_accuracy"]
+    assert accuracy and {r.state for r in accuracy} == {selfcheck.NOT_RUN}
+    assert {r.message for r in accuracy} == {"run its cell (exercise 2, accuracy)"}
+    assert all(r.points == 0 for r in accuracy) and report.points == 2.0
+    table = report.table()
+    assert "not run yet" in table and "run its cell (exercise 2, accuracy)" in table
+    assert "deleted" not in table and "error" not in table
+    # the grader's path is unchanged: a submitted notebook lacking the function is an error
+    graded = run_suite(stem, LocalStudent(ns))
+    assert {r.state for r in graded if r.grade_id == "test_accuracy"} == {"error"}
+    assert all("was a cell deleted, renamed or never run?" in r.message for r in graded if r.state == "error")
+    assert round(sum(r.points for r in graded), 4) == report.points
+
+
+def test_not_run_yet_names_every_missing_exercise() -> None:
+    ns = reference_namespace("02_branchynet")
+    del ns["ExitHead"], ns["BranchyResNet"]
+    report = selfcheck.check("02_branchynet", "BranchyResNet", namespace=ns, verbose=False)
+    assert {r.state for r in report.results} == {selfcheck.NOT_RUN}
+    assert {r.message for r in report.results} == {"run their cells (exercise 2, BranchyResNet; exercise 1, ExitHead)"}
+
+
+@pytest.mark.parametrize("stem", GRADED_STEMS)
+def test_check_table_fits_jupyterlabs_column(stem: str) -> None:
+    for ns in ({}, _stub_namespace(stem)):
+        table = selfcheck.check(stem, namespace=ns, verbose=False).table()
+        wide = [line for line in table.splitlines() if len(line) > selfcheck.TABLE_WIDTH]
+        assert not wide, f"{stem}: lines wider than {selfcheck.TABLE_WIDTH}: {wide[:2]}"
+    from autograder.suite import Result
+
+    long = Result("a_test_name_" * 6, "test_accuracy", "failed", 0.0, 1.0, "word " * 200)
+    report = selfcheck.SelfCheckReport("00_orientation", [long])
+    lines = report.table().splitlines()
+    assert max(map(len, lines)) <= selfcheck.TABLE_WIDTH
+    assert any(line.startswith("    word") for line in lines) and any(line.endswith("...") for line in lines)
+
+
+def test_hint_suggests_the_closest_name(monkeypatch) -> None:
+    with pytest.raises(ValueError) as err:
+        selfcheck.hint("entropi")
+    assert str(err.value) == "no exercise named 'entropi': did you mean 'entropy'?"
+    with pytest.raises(ValueError, match="did you mean 'accuracy'") as err:
+        selfcheck.hint("acuracy", stem="00_orientation")
+    # nothing close: only this notebook's names, never the names of all notebooks
+    monkeypatch.setattr(course_lib.env, "_current_stem", "00_orientation")
+    with pytest.raises(ValueError) as err:
+        selfcheck.hint("zzz_nothing_like_it")
+    assert "conv2d_macs, accuracy" in str(err.value) and "entropy" not in str(err.value)
+    monkeypatch.setattr(course_lib.env, "_current_stem", None)
+    with pytest.raises(ValueError, match="setup cell") as err:
+        selfcheck.hint("zzz_nothing_like_it")
+    assert "entropy" not in str(err.value) and "accuracy" not in str(err.value)
+
+
+def test_solution_suggests_the_closest_name() -> None:
+    with pytest.raises(ValueError) as err:
+        selfcheck.solution("entropi")
+    assert str(err.value) == "no exercise named 'entropi': did you mean 'entropy'?"
+    with pytest.raises(ValueError, match="in 00_orientation: did you mean 'accuracy'\\?"):
+        selfcheck.solution("acuracy", stem="00_orientation")
+
+
+def test_check_exercise_suggests_the_closest_name() -> None:
+    with pytest.raises(ValueError) as err:
+        selfcheck.check("03_early_exit", "entropi", namespace={}, verbose=False)
+    assert str(err.value) == "no exercise named 'entropi' in 03_early_exit: did you mean 'entropy'?"
+    with pytest.raises(ValueError, match="exercise of 03_early_exit, not of 00_orientation"):
+        selfcheck.check("00_orientation", "entropy", namespace={}, verbose=False)
+    with pytest.raises(ValueError) as err:
+        selfcheck.check("00_orientation", "zzz_nothing_like_it", namespace={}, verbose=False)
+    assert "conv2d_macs, accuracy" in str(err.value) and "entropy" not in str(err.value)

@@ -11,6 +11,9 @@ the course's grader runs, one test at a time through `autograder.suite.run_test`
 `LocalStudent` holding this kernel's namespace. It prints each test's state, points and the
 framework's message (what is wrong, never the expected values and never the test code). Like the
 grader, a test that runs longer than `test_timeout` seconds counts as "timeout" with 0 points.
+A test whose function is not defined in the kernel yet is "not run yet" (0 points, and the note
+names the exercise whose cell to run); the grader calls the same case "error", since a submitted
+notebook has run every cell. Points are the same either way.
 The learner's random number generators are restored afterwards, so a check does not change what
 later cells of the notebook compute.
 
@@ -21,10 +24,12 @@ the .ipynb file, so it works in Colab, where the notebook is not on the local di
 
 from __future__ import annotations
 
+import difflib
 import math
 import random
 import signal
 import sys
+import textwrap
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +57,8 @@ __all__ = [
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TEST_TIMEOUT = 60.0  # the grader's default --test-timeout
+NOT_RUN = "not run yet"  # the self-check's state for a test whose function this kernel has not defined
+TABLE_WIDTH = 100  # JupyterLab's output column at 1280 px; no line of the table is wider
 
 # What this kernel has done so far: tests checked per (stem, function) and the hint level shown.
 _CHECKED: dict[tuple[str, str], int] = {}
@@ -144,6 +151,31 @@ def _normalise_exercise(text: str) -> str:
     return text
 
 
+def _unknown_name(given: str, candidates: list[str], fallback: list[str], where: str) -> ValueError:
+    """'no exercise named X: did you mean Y?' when a candidate is close, else the fallback list of names."""
+    close = difflib.get_close_matches(_normalise_exercise(given), list(dict.fromkeys(candidates)), n=3, cutoff=0.6)
+    if close:
+        options = " or ".join(repr(c) for c in close)
+        return ValueError(f"no exercise named {given!r}{where}: did you mean {options}?")
+    if not fallback:
+        return ValueError(
+            f"no exercise named {given!r} in any notebook. Run the notebook's setup cell first, "
+            "or pass stem='<notebook>', to see its exercises."
+        )
+    return ValueError(f"no exercise named {given!r}{where}. Its exercises: {', '.join(fallback)}.")
+
+
+def _exercise_number(suite: Suite, name: str) -> int | None:
+    """The 1-based number of the exercise whose test cell grades `name` (as check(exercise=N) counts)."""
+    grade_ids = suite.grade_ids()
+    if f"test_{name}" in grade_ids:
+        return grade_ids.index(f"test_{name}") + 1
+    for test in suite.tests:
+        if name in test.uses:
+            return grade_ids.index(test.grade_id) + 1
+    return None
+
+
 def _select_tests(suite: Suite, exercise: str | int | None) -> tuple[list[HiddenTest], str | None]:
     """The tests of one exercise: a graded function's name, a test cell's grade_id, or its number (1-based)."""
     if exercise is None:
@@ -165,10 +197,16 @@ def _select_tests(suite: Suite, exercise: str | int | None) -> tuple[list[Hidden
     name = _normalise_exercise(exercise)
     chosen = [t for t in suite.tests if name in t.uses or t.grade_id == f"test_{name}"]
     if not chosen:
-        raise ValueError(
-            f"{suite.stem} has no graded exercise called {exercise!r}. "
-            f"Graded functions: {', '.join(_graded_functions(suite))}."
-        )
+        here = _graded_functions(suite)
+        elsewhere = [
+            s for s in available_stems() if s != suite.stem and name in _graded_functions(framework.load_suite(s))
+        ]
+        if elsewhere:
+            raise ValueError(
+                f"{exercise!r} is an exercise of {elsewhere[0]}, not of {suite.stem}: "
+                f"check({elsewhere[0]!r}, exercise={name!r})"
+            )
+        raise _unknown_name(exercise, here, here, f" in {suite.stem}")
     return chosen, name
 
 
@@ -240,26 +278,43 @@ def _run_one(test: HiddenTest, student: LocalStudent, timeout: float | None) -> 
         signal.signal(signal.SIGALRM, previous)
 
 
+def _not_run_yet(test: HiddenTest, suite: Suite, missing: list[str]) -> Result:
+    """The self-check's result for a test whose functions this kernel has not defined (0 points)."""
+    parts = []
+    for name in missing:
+        number = _exercise_number(suite, name)
+        parts.append(f"exercise {number}, {name}" if number is not None else name)
+    cells = "its cell" if len(parts) == 1 else "their cells"
+    return Result(test.name, test.grade_id, NOT_RUN, 0.0, test.points, f"run {cells} ({'; '.join(parts)})")
+
+
 def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def _shorten(text: str, width: int) -> str:
+def _note_lines(text: str) -> list[str]:
+    """A test's note under its row: indented, wrapped to the table's width, at most three lines."""
     text = " ".join(str(text).split())
-    return text if len(text) <= width else text[: width - 3] + "..."
+    if not text:
+        return []
+    return textwrap.wrap(
+        text, TABLE_WIDTH, initial_indent="    ", subsequent_indent="    ", max_lines=3, placeholder=" ..."
+    )
 
 
 def _format_table(report: SelfCheckReport) -> str:
+    numbers = {gid: str(i) for i, gid in enumerate(_grade_ids_of(report.stem), 1)}
     rows = [
-        (r.test, r.grade_id, r.state, f"{_fmt(r.points)}/{_fmt(r.max_points)}", _shorten(r.message, 110))
+        (numbers.get(r.grade_id, "?"), _clip(r.test), r.state, f"{_fmt(r.points)}/{_fmt(r.max_points)}")
         for r in report.results
     ]
-    head = ("test", "exercise", "state", "points", "note")
+    head = ("ex", "test", "state", "points")
     widths = [max(len(head[i]), *(len(row[i]) for row in rows)) if rows else len(head[i]) for i in range(4)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(head[:4], widths, strict=True)) + "  " + head[4]]
-    lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 4)
-    for row in rows:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=True)) + "  " + row[4])
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for row, r in zip(rows, report.results, strict=True):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        lines.extend(_note_lines(r.message))
     title = f"Self-check of {report.stem}" + (f" (exercise {report.exercise})" if report.exercise else "")
     total = f"Total: {_fmt(report.points)} / {_fmt(report.max_points)} points"
     done = sum(r.state == "passed" for r in report.results)
@@ -269,16 +324,29 @@ def _format_table(report: SelfCheckReport) -> str:
     else:
         states = {r.state for r in report.results if r.state != "passed"}
         tips = []
+        if NOT_RUN in states:
+            tips.append(f"'{NOT_RUN}': run the exercise's cell (and the cells above it), then check again")
         if "not attempted" in states:
             tips.append("'not attempted': the function still raises NotImplementedError")
         if "error" in states:
-            tips.append("'error': your code raised or the function is not defined (did you run its cell?)")
+            tips.append("'error': your code raised an exception; the note says which")
         if "failed" in states:
             tips.append("'failed': it ran but the result is wrong; the note says which property")
         if "timeout" in states:
             tips.append("'timeout': it took too long (a loop that never ends?)")
         advice = "; ".join(tips) + ". Stuck? hint('<function>') gives the next hint."
-    return "\n".join([title, "", *lines, "", summary, advice])
+    return "\n".join([title, "", *lines, "", summary, *textwrap.wrap(advice, TABLE_WIDTH)])
+
+
+def _grade_ids_of(stem: str) -> list[str]:
+    try:
+        return framework.load_suite(stem).grade_ids()
+    except (FileNotFoundError, TypeError):
+        return []
+
+
+def _clip(text: str, width: int = 48) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def check(
@@ -314,7 +382,8 @@ def check(
     results: list[Result] = []
     with _RngGuard():
         for test in tests:
-            results.append(_run_one(test, student, test_timeout))
+            missing = [name for name in test.uses if not student.has(name)]
+            results.append(_not_run_yet(test, suite, missing) if missing else _run_one(test, student, test_timeout))
     for test in tests:
         for name in test.uses:
             _CHECKED[(stem, name)] = _CHECKED.get((stem, name), 0) + 1
@@ -361,9 +430,12 @@ def _find_function(function_name: str, stem: str | None) -> tuple[str, str, list
         hints = load_hints(candidate)
         if name in hints:
             return candidate, name, list(hints[name])
-    where = f"notebook {stem}" if stem is not None else "any notebook"
-    known = sorted(load_hints(stem)) if stem is not None else sorted(n for s in _hint_stems() for n in load_hints(s))
-    raise ValueError(f"No hints for {function_name!r} in {where}. Functions with hints: {', '.join(known) or 'none'}.")
+    candidates = [n for candidate in order for n in load_hints(candidate)]
+    here = list(load_hints(order[0])) if order else []
+    where = f" in {stem}" if stem is not None else ""
+    if stem is None and not (order and order[0] == current):
+        here = []  # no notebook set up: listing every notebook's names would not help
+    raise _unknown_name(function_name, candidates, here, where)
 
 
 def hint(function_name: str, level: int | None = None, *, stem: str | None = None) -> None:
@@ -421,10 +493,14 @@ def _stem_of_function(name: str, stem: str | None) -> str:
     except ImportError:
         current = None
     candidates = ([current] if current in available_stems() else []) + [s for s in available_stems() if s != current]
+    names: list[str] = []
     for candidate in candidates:
-        if name in _graded_functions(framework.load_suite(candidate)):
+        graded = _graded_functions(framework.load_suite(candidate))
+        if name in graded:
             return candidate
-    raise ValueError(f"{name!r} is not a graded function of any notebook (notebooks: {', '.join(available_stems())}).")
+        names += graded
+    here = _graded_functions(framework.load_suite(current)) if current in available_stems() else []
+    raise _unknown_name(name, names, here, "")
 
 
 def solution(function_name: str, *, stem: str | None = None) -> None:
@@ -433,8 +509,9 @@ def solution(function_name: str, *, stem: str | None = None) -> None:
         raise TypeError("give the graded function's name as a string, e.g. solution('accuracy')")
     name = _normalise_exercise(function_name)
     stem = _stem_of_function(name, stem)
-    if name not in _graded_functions(framework.load_suite(stem)):
-        raise ValueError(f"{name!r} is not a graded function of {stem}.")
+    graded = _graded_functions(framework.load_suite(stem))
+    if name not in graded:
+        raise _unknown_name(function_name, graded, graded, f" in {stem}")
     if _CHECKED.get((stem, name), 0) == 0:
         print(
             f"Not yet: try {name} first and run check(exercise={name!r}) at least once in this session. "
