@@ -1,11 +1,14 @@
 """Execute solution notebooks top to bottom with nbclient at the current run size.
 
     python -m autograder execute [--stems 00_orientation ...] [--out runs/executed] [--timeout SECONDS]
+                                 [--no-figures]
 
 The run size is COURSE_SIZE (default small), inherited by the kernel. Executed copies (with outputs)
 go to OUT/<stem>.ipynb, never back into solutions/; the kernel's working folder is OUT so stray files
-land there too. A failing cell stops that notebook: the command prints the cell and the error, goes
-on with the next notebook, and exits non-zero.
+land there too. The kernel draws with matplotlib's inline backend (headless, whatever MPLBACKEND says
+here), so every plot stays in the copy as an image/png output; --no-figures draws with Agg and keeps
+none. A failing cell stops that notebook: the command prints the cell and the error, goes on with the
+next notebook, and exits non-zero.
 """
 
 from __future__ import annotations
@@ -21,12 +24,19 @@ import nbformat
 
 from autograder.tools.release import ROOT, read_notebook, solution_stems
 
-__all__ = ["ExecutionResult", "execute_notebook", "execute_stems", "main"]
+__all__ = ["INLINE_BACKEND", "ExecutionResult", "kernel_env", "execute_notebook", "execute_stems", "main"]
 
 DEFAULT_OUT = ROOT / "runs" / "executed"
 # Per-cell limits by run size: a full-size training cell on a Colab T4 may take several minutes.
 CELL_TIMEOUT = {"small": 900, "full": 3600}
 DEFAULT_TIMEOUT = CELL_TIMEOUT["small"]
+# Jupyter's own headless backend: plt.show() (and a figure left open at the end of a cell) becomes a PNG output.
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+
+
+def kernel_env(figures: bool = True) -> dict[str, str]:
+    """The executing kernel's environment: this one, with MPLBACKEND set to the inline backend or to Agg."""
+    return dict(os.environ, MPLBACKEND=INLINE_BACKEND if figures else "Agg")
 
 
 def default_timeout() -> int:
@@ -57,9 +67,16 @@ def _summarize_error(err: Exception) -> str:
 
 
 def execute_notebook(
-    path: Path | str, out_dir: Path | str = DEFAULT_OUT, timeout: int = DEFAULT_TIMEOUT, kernel_name: str = "python3"
+    path: Path | str,
+    out_dir: Path | str = DEFAULT_OUT,
+    timeout: int = DEFAULT_TIMEOUT,
+    kernel_name: str = "python3",
+    figures: bool = True,
 ) -> ExecutionResult:
-    """Run one notebook in a fresh kernel; write the executed copy to out_dir/<name>; never raise for cell errors."""
+    """Run one notebook in a fresh kernel; write the executed copy to out_dir/<name>; never raise for cell errors.
+
+    With `figures`, plots stay in the copy as inline PNG outputs (see `kernel_env`).
+    """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
@@ -75,7 +92,7 @@ def execute_notebook(
     start = time.perf_counter()
     error, index, source = "", None, ""
     try:
-        client.execute()
+        client.execute(env=kernel_env(figures))
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
         error = (
             _summarize_error(err)
@@ -100,10 +117,11 @@ def execute_stems(
     timeout: int | None = None,
     root: Path = ROOT,
     echo: bool = True,
+    figures: bool = True,
 ) -> list[ExecutionResult]:
     """Execute solutions/<stem>.ipynb for each stem (all by default), printing wall time per notebook.
 
-    `timeout` is the per-cell limit in seconds (default: by run size, CELL_TIMEOUT).
+    `timeout` is the per-cell limit in seconds (default: by run size, CELL_TIMEOUT); `figures` keeps the plots.
     """
     root = Path(root)
     timeout = timeout or default_timeout()
@@ -119,7 +137,7 @@ def execute_stems(
     for stem in stems:
         if echo:
             print(f"[execute] {stem} (COURSE_SIZE={size}) ...", flush=True)
-        result = execute_notebook(root / "solutions" / f"{stem}.ipynb", out_dir, timeout)
+        result = execute_notebook(root / "solutions" / f"{stem}.ipynb", out_dir, timeout, figures=figures)
         results.append(result)
         if echo:
             status = "ok" if result.ok else "FAILED"
@@ -145,9 +163,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--timeout", type=int, default=None, help=f"per-cell limit in seconds (default by COURSE_SIZE: {CELL_TIMEOUT})"
     )
+    parser.add_argument(
+        "--no-figures", action="store_true", help="draw with Agg: the executed copies keep no images (a little faster)"
+    )
     args = parser.parse_args(argv)
     try:
-        results = execute_stems(args.stems, args.out, args.timeout)
+        results = execute_stems(args.stems, args.out, args.timeout, figures=not args.no_figures)
     except (FileNotFoundError, ValueError) as err:
         print(f"execute FAILED: {err}", file=sys.stderr)
         return 2
