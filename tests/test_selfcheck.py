@@ -436,3 +436,12 @@ def test_check_exercise_suggests_the_closest_name() -> None:
     with pytest.raises(ValueError) as err:
         selfcheck.check("00_orientation", "zzz_nothing_like_it", namespace={}, verbose=False)
     assert "conv2d_macs, accuracy" in str(err.value) and "entropy" not in str(err.value)
+
+
+@pytest.mark.parametrize("stem", HINT_STEMS)
+def test_hints_print_within_the_column(stem: str, capsys) -> None:
+    for name, levels in selfcheck.load_hints(stem).items():
+        for level in range(1, len(levels) + 1):
+            selfcheck.hint(name, level, stem=stem)
+    wide = [line for line in capsys.readouterr().out.splitlines() if len(line) > selfcheck.TABLE_WIDTH]
+    assert not wide, wide[:2]

@@ -3,7 +3,7 @@
     from autograder.tools.selfcheck import check, hint, solution
     check()                      # every hidden test of this notebook, run on the functions in this kernel
     check(exercise="accuracy")   # only the tests of one exercise (function name, grade_id or number)
-    hint("accuracy")             # the next hint level (1: the idea, 2: the approach, 3: nearly code)
+    hint("accuracy")             # the next hint level (1: idea, 2: approach, 3: structure)
     solution("accuracy")         # where the worked solution is (after at least one check of it)
 
 `check` runs the same hidden suite (autograder/course/<stem>/tests.py, same tests, same points) that
@@ -448,7 +448,7 @@ def hint(function_name: str, level: int | None = None, *, stem: str | None = Non
     elif isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= len(hints):
         raise ValueError(f"level must be an int from 1 to {len(hints)} for {name}, got {level!r}")
     _HINT_LEVEL[key] = max(shown, level)
-    kinds = {1: "the idea", 2: "the approach", 3: "almost code"}
+    kinds = {1: "the idea", 2: "the approach", 3: "the structure, key step left to you"}
     text = (
         f"Hint {level}/{len(hints)} for {name} ({stem_found}, {kinds.get(level, 'more detail')}):\n"
         f"{hints[level - 1].strip()}"
@@ -460,7 +460,7 @@ def hint(function_name: str, level: int | None = None, *, stem: str | None = Non
             f"\n(That was the last hint. Still stuck after check()? solution({name!r}) tells you "
             f"where the worked solution is.)"
         )
-    print(text)
+    print("\n".join(textwrap.fill(line, TABLE_WIDTH) for line in text.splitlines()))
 
 
 def reset_progress() -> None:
