@@ -33,9 +33,11 @@ HINTS = {
         "Build an (L, N) boolean table agree[l, i] = probe l predicts the final class for example i. "
         "Count, per example, how many probes at the *end* of the list agree without interruption; "
         "the depth is L minus that count (L when even the last probe disagrees).",
-        "Reverse the layer axis (flip(0)), turn agreement into 0/1, and a cumulative product along that "
-        "axis stays 1 only while every probe so far agreed; summing it gives the trailing run length. "
-        "Compare against final_pred (the network's prediction), not the true label.",
+        "Build the (L, N) agreement table of probe_preds against final_pred (the network's prediction, not "
+        "the true label). Reverse the layer axis (flip(0)) so the last probe comes first; trailing = ____ "
+        "(per example, the length of the unbroken run of agreements at the start of the reversed table: a "
+        "cumulative reduction over the layer axis of a 0/1 copy stays 1 only while every probe so far agreed, "
+        "then a sum); the depth is L minus trailing, as a long tensor.",
     ],
     "depth_analysis": [
         "Summarise how depth relates to confidence and correctness: one rank correlation over all "
