@@ -416,25 +416,22 @@ def _find_function(function_name: str, stem: str | None) -> tuple[str, str, list
     if not isinstance(function_name, str) or not function_name.strip():
         raise TypeError("give the graded function's name as a string, e.g. hint('accuracy')")
     name = _normalise_exercise(function_name)
-    if stem is not None:
-        order = [stem]
-    else:
+    current = stem
+    if current is None:
         try:
             from course_lib.env import current_stem
 
             current = current_stem()
         except ImportError:
             current = None
-        order = ([current] if current else []) + [s for s in _hint_stems() if s != current]
+    order = [stem] if stem is not None else ([current] if current else []) + [s for s in _hint_stems() if s != current]
     for candidate in order:
         hints = load_hints(candidate)
         if name in hints:
             return candidate, name, list(hints[name])
     candidates = [n for candidate in order for n in load_hints(candidate)]
-    here = list(load_hints(order[0])) if order else []
+    here = list(load_hints(current)) if current else []  # with no notebook set up, no list of 32 names
     where = f" in {stem}" if stem is not None else ""
-    if stem is None and not (order and order[0] == current):
-        here = []  # no notebook set up: listing every notebook's names would not help
     raise _unknown_name(function_name, candidates, here, where)
 
 
