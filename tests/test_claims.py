@@ -130,6 +130,49 @@ def test_run_times_come_from_the_measurement(tmp_path: Path) -> None:
     ]
 
 
+HEADER = (
+    "# 90 · Demo\n\n**Expected run time**: small size (2 CPU cores) about 30 s the first time (it trains. Twice).\n"
+    "Then about 10 s on a re-run (cached, e.g. twice). Full size (a T4): 2-3 min.\n\n**How exercises work**: run it."
+)
+
+
+def _header_notebook(source: str = HEADER) -> nbformat.NotebookNode:
+    nb = new_notebook(cells=[new_markdown_cell(source)])
+    nb.metadata["course"] = {"run_time": {"small_first": "about 30 s", "small_rerun": "about 10 s"}}
+    return nb
+
+
+def test_every_header_says_that_shared_cores_are_slower(tmp_path: Path) -> None:
+    # no stored run: the phrases stay, the note still comes, after the sentence of the re-run phrase
+    nb = _header_notebook()
+    assert claims.stamp_run_times(nb, tmp_path, "90_demo")
+    assert nb.cells[0].source == (
+        "# 90 · Demo\n\n**Expected run time**: small size (2 CPU cores) about 30 s the first time (it trains. Twice).\n"
+        f"Then about 10 s on a re-run (cached, e.g. twice).\n{claims.SHARED_CORES_NOTE}\nFull size (a T4): 2-3 min.\n\n"
+        "**How exercises work**: run it."
+    )
+    assert not claims.stamp_run_times(nb, tmp_path, "90_demo")  # once
+    # with a stored run, the new phrases first, then the note after the new re-run phrase's sentence
+    _store(tmp_path, "90_demo", {}, {"first": 148.0, "rerun": 17.0})
+    nb = _header_notebook()
+    assert claims.stamp_run_times(nb, tmp_path, "90_demo")
+    assert f"about 15 s on a re-run (cached, e.g. twice).\n{claims.SHARED_CORES_NOTE}\nFull size" in nb.cells[0].source
+    assert nb.cells[0].source.count("free CPU cores") == 1
+    # a paragraph that ends with the re-run sentence gets the note at its end, inside the paragraph
+    nb = _header_notebook("**Expected run time**: about 30 s, then about 10 s.\n\nMore text.")
+    claims.stamp_run_times(nb, tmp_path / "none", "90_demo")
+    assert (
+        nb.cells[0].source
+        == f"**Expected run time**: about 30 s, then about 10 s.\n{claims.SHARED_CORES_NOTE}\n\nMore text."
+    )
+    # a note rewrapped by hand still counts; a header without the paragraph is left alone
+    wrapped = HEADER.replace("twice).", "twice). " + claims.SHARED_CORES_NOTE.replace(" they ", "\nthey "))
+    nb = _header_notebook(wrapped)
+    assert not claims.stamp_run_times(nb, tmp_path / "none", "90_demo") and nb.cells[0].source == wrapped
+    nb = _header_notebook("# 90 · Demo\n\nNo run times here.")
+    assert not claims.stamp_run_times(nb, tmp_path / "none", "90_demo")
+
+
 def test_the_course_text_agrees_with_its_stored_runs() -> None:
     assert claims.claim_problems(ROOT) == []
 

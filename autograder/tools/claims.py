@@ -12,7 +12,8 @@ Two checks keep text and runs together:
   the stored value (plus half a unit of the last digit the text shows);
 - `drift_problems` (tests/test_solutions_execute.py, after each notebook runs): the values the fresh run printed are
   within tolerance of the stored ones, and the run printed the same keys.
-The run-time phrases of the notebook tables and headers (`run_time_phrases`) come from the same stored seconds.
+The run-time phrases of the notebook tables and headers (`run_time_phrases`) come from the same stored seconds;
+`stamp_run_times` writes them into each header, with the sentence that these times assume free cores.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ __all__ = [
     "load_stored",
     "run_time_phrases",
     "seconds_phrase",
+    "SHARED_CORES_NOTE",
+    "stamp_run_times",
 ]
 
 RESULTS_DIR = Path("docs") / "results"
@@ -45,6 +48,11 @@ NUMBER = re.compile(r"[-+\u2212]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[-+\u2212]
 CODE = re.compile(r"```.*?```|`[^`\n]*`", re.S)
 WINDOW = 16  # characters before the annotation in which its number must end
 DOCS = ("README.md", "docs")
+RUN_TIME_MARK = "**Expected run time**"
+# Every header's run-time paragraph says this, after the sentence with the small-size phrases.
+SHARED_CORES_NOTE = (
+    "The small-size times are for 2 free CPU cores; they grow when the cores are shared with other work."
+)
 
 
 @dataclass(frozen=True)
@@ -217,18 +225,19 @@ def run_time_phrases(root: Path, stem: str) -> dict[str, str]:
 
 
 def stamp_run_times(nb: NotebookNode, root: Path, stem: str) -> bool:
-    """Write the measured run-time phrases into metadata.course.run_time and the first cell's run-time paragraph.
+    """Write the measured run-time phrases into metadata.course.run_time and the first cell's run-time paragraph,
+    and the shared-cores note (SHARED_CORES_NOTE) into that paragraph.
 
     The header quotes the metadata verbatim (autograder/tools/frame.py), so each old phrase is replaced in place:
     the first-run phrase first, then the re-run phrase after it. True when something changed.
     """
     phrases = run_time_phrases(root, stem)
     run_time = nb.metadata.setdefault("course", {}).setdefault("run_time", {})
-    if not phrases or not nb.cells:
+    if not nb.cells:
         return False
     changed = False
     first = nb.cells[0]
-    start = first.source.find("**Expected run time**")
+    start = first.source.find(RUN_TIME_MARK)
     position = start
     for key in ("small_first", "small_rerun"):
         old, new = run_time.get(key), phrases.get(key)
@@ -242,7 +251,39 @@ def stamp_run_times(nb: NotebookNode, root: Path, stem: str) -> bool:
             position = at + len(new)
         run_time[key] = new
         changed = True
-    return changed
+    return _stamp_shared_cores_note(first, position) or changed
+
+
+def _sentence_end(text: str, begin: int, end: int) -> int | None:
+    """The index of the first full stop in text[begin:end] that ends a sentence outside parentheses, or None."""
+    depth = 0
+    for at in range(max(begin, 0), end):
+        char = text[at]
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "." and depth <= 0 and (at + 1 == end or text[at + 1].isspace()):
+            return at
+    return None
+
+
+def _stamp_shared_cores_note(cell: NotebookNode, after: int) -> bool:
+    """Put SHARED_CORES_NOTE on its own line after the sentence that holds position `after` (the small-size
+    phrases) of the run-time paragraph, or at its end; False when it is there already or there is no paragraph."""
+    source = cell.source
+    start = source.find(RUN_TIME_MARK)
+    if start < 0:
+        return False
+    end = source.find("\n\n", start)
+    end = len(source) if end < 0 else end
+    if SHARED_CORES_NOTE in " ".join(source[start:end].split()):  # also when a line break falls inside it
+        return False
+    stop = _sentence_end(source, max(after, start + len(RUN_TIME_MARK)), end)
+    if stop is None or stop + 1 == end:
+        cell.source = source[:end].rstrip() + "\n" + SHARED_CORES_NOTE + source[end:]
+    else:  # the rest of the paragraph goes on on the next line
+        rest = source[stop + 1 :].lstrip(" ")
+        rest = rest[1:] if rest.startswith("\n") else rest
+        cell.source = source[: stop + 1] + "\n" + SHARED_CORES_NOTE + "\n" + rest
+    return True
 
 
 def _written_as(claim: Claim, value: float) -> str:

@@ -4,7 +4,8 @@
 `validate_source`, so a notebook out of frame is not released. The rules, in short:
 
 - the first cell is markdown: `# NN · Title`, a `**Goals**` list, `**Contents**` and `**Expected run time**: ...`,
-  and that paragraph quotes every value of the notebook metadata `course.run_time`;
+  and that paragraph quotes every value of the notebook metadata `course.run_time` (release stamps the measured
+  small-size phrases and the sentence that they assume free cores into it: `claims.stamp_run_times`);
 - the metadata `course` has `title` (named in the title line), `summary`, `working_time` and `run_time`
   (`small_first`, `small_rerun`, `full_t4`); the README and self-study tables are made from them;
 - level-2 headings are one of `## N. Title` (sections, numbered 1, 2, ... in order), `## Exercise N: Title
