@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from autograder.tools.nbgrader_course import build_course, nbgrader_env
 from autograder.tools.release import ROOT, is_answer_cell, nbgrader_meta, read_notebook, release_text, solution_stems
 
 STEM = "00_orientation"
+HIDDEN_TESTS = "### BEGIN HIDDEN TESTS"
 needs_stem = pytest.mark.skipif(STEM not in solution_stems(ROOT), reason=f"solutions/{STEM}.ipynb not written yet")
 
 
@@ -48,6 +51,14 @@ def test_config_template_sets_the_course_keys(tmp_path: Path, monkeypatch) -> No
     assert config.ExecutePreprocessor.timeout == CELL_TIMEOUT_S >= 600
     assert config.OverwriteCells.add_missing_cells is True
     assert config.FileNameCollectorPlugin.named_regexp == ZIP_COLLECT_REGEXP
+    from nbgrader.preprocessors import OverwriteCells
+    from traitlets.utils.importstring import import_item
+
+    from autograder.tools.nbgrader_config import QUIET_OVERWRITE_CELLS
+
+    sanitize = list(config.Autograde.sanitize_preprocessors)
+    assert QUIET_OVERWRITE_CELLS in sanitize and "nbgrader.preprocessors.OverwriteCells" not in sanitize
+    assert len(sanitize) == 5 and issubclass(import_item(QUIET_OVERWRITE_CELLS), OverwriteCells)
     import re
 
     match = re.match(ZIP_COLLECT_REGEXP, "ps_jdoe_attempt_2026-11-02-10-00-00_00_orientation.ipynb")
@@ -77,24 +88,42 @@ def test_stock_nbgrader_generate_autograde_feedback_export(tmp_path: Path) -> No
     nb = read_notebook(ROOT / "solutions" / f"{STEM}.ipynb")
     first_test = next(i for i, c in enumerate(nb.cells) if nbgrader_meta(c).get("grade") and c.cell_type == "code")
     del nb.cells[first_test]
-    import nbformat
-
     deleted = tmp_path / "deleted.ipynb"
     nbformat.write(nb, str(deleted))
     submit(course, "deleted_test_cell", deleted)
 
+    # an edited visible test: nbgrader warns about that cell and grades the recorded one
+    nb = read_notebook(ROOT / "solutions" / f"{STEM}.ipynb")
+    edited_id = next(
+        nbgrader_meta(c)["grade_id"] for c in nb.cells if c.cell_type == "code" and HIDDEN_TESTS in c.source
+    )
+    for cell in nb.cells:
+        if nbgrader_meta(cell).get("grade_id") == edited_id:
+            cell.source = cell.source.split(HIDDEN_TESTS)[0] + "print('tests edited by the student')\n"
+    edited = tmp_path / "edited.ipynb"
+    nbformat.write(nb, str(edited))
+    submit(course, "edited_test_cell", edited)
+
     proc = nbgrader(course, "autograde", STEM, "--force")
-    assert "Missing grade cell" in proc.stdout + proc.stderr
+    log = proc.stdout + proc.stderr
+    assert "Missing grade cell" in log
+    # the untouched release (its test cells lack their hidden tests) raises no checksum warning, the edit does
+    assert re.findall(r"Attribute 'checksum' for cell (\S+) has changed!", log) == [edited_id]
+    graded = read_notebook(course / "autograded" / "edited_test_cell" / STEM / f"{STEM}.ipynb")
+    restored = next(c for c in graded.cells if nbgrader_meta(c).get("grade_id") == edited_id)
+    assert HIDDEN_TESTS in restored.source and "edited by the student" not in restored.source
     nbgrader(course, "generate_feedback", STEM, "--force")
-    for student in ("solution", "untouched", "deleted_test_cell"):
+    students = ("solution", "untouched", "deleted_test_cell", "edited_test_cell")
+    for student in students:
         assert (course / "feedback" / student / STEM / f"{STEM}.html").exists(), student
     nbgrader(course, "export")
 
     with open(course / "grades.csv", newline="") as f:
         rows = {r["student_id"]: r for r in csv.DictReader(f)}
-    assert set(rows) == {"solution", "untouched", "deleted_test_cell"}
+    assert set(rows) == set(students)
     max_score = float(rows["solution"]["max_score"])
     assert manual > 0 and max_score > manual
     assert float(rows["solution"]["raw_score"]) == pytest.approx(max_score - manual)  # all but manual answers
     assert float(rows["deleted_test_cell"]["raw_score"]) == pytest.approx(max_score - manual)
+    assert float(rows["edited_test_cell"]["raw_score"]) == pytest.approx(max_score - manual)
     assert float(rows["untouched"]["raw_score"]) == 0.0

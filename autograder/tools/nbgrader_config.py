@@ -29,7 +29,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["COURSE_ID", "CELL_TIMEOUT_S", "ZIP_COLLECT_REGEXP", "configure"]
+__all__ = ["COURSE_ID", "CELL_TIMEOUT_S", "ZIP_COLLECT_REGEXP", "QUIET_OVERWRITE_CELLS", "configure"]
 
 COURSE_ID = "dyninf"
 # Per-cell limit of autograde (nbgrader's default is 30 s). The small-size training cells take
@@ -39,6 +39,8 @@ CELL_TIMEOUT_S = 900
 # LMS downloads such as "hw_jdoe_attempt_2026-11-02-10-00-00_00_orientation.ipynb" (Canvas/Blackboard
 # style); the student id is the word before "_attempt_", file_id is the notebook file name.
 ZIP_COLLECT_REGEXP = r".*_(?P<student_id>\w+)_attempt_(?P<timestamp>[0-9\-]+)_(?P<file_id>.*)"
+# autograde's OverwriteCells, without its false alarm on test cells with hidden tests (see below).
+QUIET_OVERWRITE_CELLS = "autograder.tools.nbgrader_config.OverwriteCellsKeepingHiddenTests"
 
 
 def configure(c: Any, root: Path | str) -> Any:
@@ -61,12 +63,60 @@ def configure(c: Any, root: Path | str) -> Any:
     c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
     # A deleted test cell is restored from the gradebook instead of silently scoring 0 (default False).
     c.OverwriteCells.add_missing_cells = True
+    # nbgrader's own sanitize steps, with OverwriteCells replaced by the subclass below.
+    c.Autograde.sanitize_preprocessors = [
+        "nbgrader.preprocessors.ClearOutput",
+        "nbgrader.preprocessors.DeduplicateIds",
+        "nbgrader.preprocessors.OverwriteKernelspec",
+        QUIET_OVERWRITE_CELLS,
+        "nbgrader.preprocessors.CheckCellMetadata",
+    ]
     # Class name matters: FileNameCollector.named_regexp would be ignored without a warning.
     c.FileNameCollectorPlugin.named_regexp = ZIP_COLLECT_REGEXP
     # Long tracebacks of student code stay readable in the feedback.
     c.LimitOutput.max_lines = 1000
     c.LimitOutput.max_traceback = 100
     return c
+
+
+def _overwrite_cells_keeping_hidden_tests() -> type:
+    """nbgrader's OverwriteCells, silent on a test cell handed in exactly as it was released.
+
+    nbgrader records each test cell with its hidden tests and releases it without them, so stock
+    OverwriteCells sees a changed checksum in every submission ("Attribute 'checksum' for cell ... has
+    changed!") and restores the recorded cell. This subclass restores such a cell first, when the
+    submitted source is the recorded one with its hidden tests removed; a test cell the student
+    edited still gets nbgrader's warning. The grading is the same either way.
+    """
+    from nbformat.notebooknode import NotebookNode
+    from nbgrader.api import MissingEntry
+    from nbgrader.preprocessors import ClearHiddenTests, OverwriteCells
+
+    class OverwriteCellsKeepingHiddenTests(OverwriteCells):
+        def preprocess_cell(self, cell: NotebookNode, resources: Any, cell_index: int) -> Any:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade_id") is not None and meta.get("locked") and cell.cell_type == "code":
+                try:
+                    recorded = self.gradebook.find_source_cell(meta["grade_id"], self.notebook_id, self.assignment_id)
+                except MissingEntry:
+                    recorded = None
+                if recorded is not None and recorded.locked:
+                    released = NotebookNode(source=recorded.source)
+                    removed = ClearHiddenTests(parent=self)._remove_hidden_test_region(released)
+                    if removed and cell.source == released.source:
+                        cell.source = recorded.source
+            return super().preprocess_cell(cell, resources, cell_index)
+
+    return OverwriteCellsKeepingHiddenTests
+
+
+def __getattr__(name: str) -> Any:
+    """`OverwriteCellsKeepingHiddenTests`, built on first use (importing this module needs no nbgrader)."""
+    if name == "OverwriteCellsKeepingHiddenTests":
+        cls = _overwrite_cells_keeping_hidden_tests()
+        globals()[name] = cls
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if "get_config" in globals():  # loaded by traitlets as DIR/nbgrader_config.py

@@ -31,9 +31,9 @@ Run from this folder with the course's virtual environment on PATH (nbgrader cal
   nbgrader generate_feedback {stem} --force
   nbgrader export            # -> grades.csv
 
-autograde warns "Attribute 'checksum' for cell test_... has changed!" once per test cell with hidden
-tests in every submission: nbgrader hands those cells out without their hidden tests and puts the
-recorded cell back before grading. Expected, not a sign of a changed submission.
+autograde warns "Attribute 'checksum' for cell ... has changed!" only when a student edited a test
+cell (the recorded cell is graded instead); an unedited cell that nbgrader released without its
+hidden tests is restored silently (nbgrader_config.py, OverwriteCellsKeepingHiddenTests).
 
 Assignments: {stems}
 """
