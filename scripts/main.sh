@@ -7,7 +7,7 @@ OUT="${OUT:-runs}"
 echo "== 1/5 build the student release (notebooks/ from solutions/)"
 # Never --force here: a learner's filled notebook in notebooks/ makes the release refuse, and the job stops.
 if ! python -m autograder release; then
-    echo "== main.sh stopped at step 1: the release did not run (see above). If it REFUSED, notebooks/ is unchanged"
+    echo "== main.sh stopped at step 1: the release failed (see above). If it REFUSED, notebooks/ is unchanged"
     echo "   and your work in it is intact: copy it to work/ with \`python -m autograder start\`, then"
     echo "   \`python -m autograder release --force\` restores notebooks/ and main.sh runs again."
     exit 1
