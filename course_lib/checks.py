@@ -133,7 +133,10 @@ def passed(exercise: str) -> None:
 
 
 class ExerciseNotDone(NotImplementedError):
-    """Raised by a visible check whose exercise (or one it builds on) still holds its stub."""
+    """Raised by a visible check whose exercise (or one it builds on) still holds its stub.
+
+    Introduced in 00_orientation.
+    """
 
 
 def _show_message_only(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> None:

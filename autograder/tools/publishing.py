@@ -140,7 +140,9 @@ except ImportError:
     with tempfile.NamedTemporaryFile("w", suffix="-pins.txt", delete=False) as pins:
         pins.write("\\n".join(f"{{name}}=={{version}}" for name, version in installed.items() if name))
     pip_install = [sys.executable, "-m", "pip", "install", "--no-color", "--progress-bar", "off"]
-    pip = subprocess.run([*pip_install, source, "--constraint", pins.name], capture_output=True, text=True)
+    pip = subprocess.run(
+        [*pip_install, source, "--constraint", pins.name], capture_output=True, text=True
+    )
     log = pins.name.replace("-pins.txt", "-pip.log")
     with open(log, "w") as out:
         out.write(pip.stdout + pip.stderr)
