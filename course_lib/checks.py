@@ -161,14 +161,19 @@ def _install_short_traceback() -> None:
 
 
 def _innermost_function(tb: TracebackType | None) -> tuple[str, str]:
-    """(function name, file name) of the frame that raised, the last one of the traceback."""
+    """(function or class name, file name) of the frame that raised, the last one of the traceback.
+
+    A method's frame names its class (`ExitHead.__init__` -> `ExitHead`): the exercise of a class is its name.
+    """
     last = tb
     while last is not None and last.tb_next is not None:
         last = last.tb_next
     if last is None:
         return "", ""
     code = last.tb_frame.f_code
-    return code.co_name, code.co_filename
+    qualname = getattr(code, "co_qualname", code.co_name)  # Python 3.11+
+    owner = qualname.split(".<locals>.")[-1].split(".")[0]
+    return owner, code.co_filename
 
 
 class exercise:  # lower case: used as `with cl.checks.exercise(...)`, like a function
@@ -197,7 +202,11 @@ class exercise:  # lower case: used as `with cl.checks.exercise(...)`, like a fu
         return self
 
     def _is_notebook_function(self, name: str, filename: str) -> bool:
-        code = getattr(self._namespace.get(name), "__code__", None)
+        value = self._namespace.get(name)
+        if isinstance(value, type):  # a class: any of its methods defined in that cell's file
+            methods = [getattr(f, "__code__", None) for f in vars(value).values()]
+            return any(code is not None and code.co_filename == filename for code in methods)
+        code = getattr(value, "__code__", None)
         return code is not None and code.co_filename == filename
 
     def __exit__(

@@ -57,3 +57,17 @@ def test_other_errors_pass_through_unchanged(capsys) -> None:
 def test_bad_arguments_are_refused(number, function) -> None:
     with pytest.raises(ValueError):
         cl.checks.exercise(number, function)
+
+
+class ExitHead:  # a class exercise: its stub raises in __init__
+    def __init__(self, width: int) -> None:
+        raise NotImplementedError()
+
+
+def test_a_class_exercise_stub_is_recognised() -> None:
+    with (
+        pytest.raises(cl.checks.ExerciseNotDone, match="exercise 1 is not done yet") as err,
+        cl.checks.exercise(1, "ExitHead"),
+    ):
+        ExitHead(8)
+    assert "in ExitHead" in str(err.value)
