@@ -12,7 +12,12 @@ import torch
 
 # cell 00-07
 def conv2d_macs(
-    in_channels: int, out_channels: int, kernel_size: int, out_height: int, out_width: int, groups: int = 1
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    out_height: int,
+    out_width: int,
+    groups: int = 1,
 ) -> int:
     """MACs of one Conv2d forward on a single image (bias not counted).
 
@@ -35,8 +40,12 @@ def conv2d_macs(
         if int(value) != value or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if in_channels % groups or out_channels % groups:
-        raise ValueError(f"groups={groups} must divide in_channels={in_channels} and out_channels={out_channels}")
-    return int(out_channels * out_height * out_width * (in_channels // groups) * kernel_size * kernel_size)
+        raise ValueError(
+            f"groups={groups} must divide in_channels={in_channels} and out_channels={out_channels}"
+        )
+    return int(
+        out_channels * out_height * out_width * (in_channels // groups) * kernel_size * kernel_size
+    )
 
 
 # cell 00-14

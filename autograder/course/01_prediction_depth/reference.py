@@ -37,7 +37,9 @@ def extract_representations(
             f"{tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__}"
         )
     if X.shape[1] != model.in_channels:
-        raise ValueError(f"X must have shape (N, {model.in_channels}, H, W) for this model, got {tuple(X.shape)}")
+        raise ValueError(
+            f"X must have shape (N, {model.in_channels}, H, W) for this model, got {tuple(X.shape)}"
+        )
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     if pool_size is not None and (not isinstance(pool_size, int) or pool_size < 1):
@@ -90,17 +92,25 @@ def knn_probe_predictions(
     m, d = support_feats.shape
     if not isinstance(support_labels, torch.Tensor) or tuple(support_labels.shape) != (m,):
         raise ValueError(f"support_labels must have shape ({m},) to match support_feats")
-    if not isinstance(query_feats, torch.Tensor) or query_feats.ndim != 2 or query_feats.shape[1] != d:
+    if (
+        not isinstance(query_feats, torch.Tensor)
+        or query_feats.ndim != 2
+        or query_feats.shape[1] != d
+    ):
         raise ValueError(f"query_feats must have shape (N, {d}) to match support_feats")
     if exclude_self and tuple(query_feats.shape) != (m, d):
-        raise ValueError(f"with exclude_self=True, query_feats must be the support set, shape ({m}, {d})")
+        raise ValueError(
+            f"with exclude_self=True, query_feats must be the support set, shape ({m}, {d})"
+        )
     largest = m - 1 if exclude_self else m
     if not isinstance(k, int) or not 1 <= k <= largest:
         raise ValueError(f"k must be an int between 1 and {largest}, got {k!r}")
     probe = KNeighborsClassifier(n_neighbors=k)
     probe.fit(support_feats.detach().cpu().double().numpy(), support_labels.detach().cpu().numpy())
     if exclude_self:
-        predicted = probe.predict(None)  # neighbours of every fitted point, the point itself left out
+        predicted = probe.predict(
+            None
+        )  # neighbours of every fitted point, the point itself left out
     else:
         predicted = probe.predict(query_feats.detach().cpu().double().numpy())
     return torch.as_tensor(np.asarray(predicted), dtype=torch.long)
@@ -130,7 +140,10 @@ def prediction_depth(probe_preds: torch.Tensor, final_pred: torch.Tensor) -> tor
 
 # cell 01-19
 def depth_analysis(
-    depths: torch.Tensor, confidence: torch.Tensor, correct: torch.Tensor, num_depths: int | None = None
+    depths: torch.Tensor,
+    confidence: torch.Tensor,
+    correct: torch.Tensor,
+    num_depths: int | None = None,
 ) -> dict:
     """Spearman correlation of depth vs confidence, and count, accuracy and mean confidence per depth.
 

@@ -27,7 +27,9 @@ class ExitHead(nn.Module):
     forward(h): h of shape (N, in_channels, H, W) -> logits (N, num_classes).
     """
 
-    def __init__(self, in_channels: int, num_classes: int, hidden_channels: int = 32, pool_size: int = 2) -> None:
+    def __init__(
+        self, in_channels: int, num_classes: int, hidden_channels: int = 32, pool_size: int = 2
+    ) -> None:
         super().__init__()
         for name, value in (
             ("in_channels", in_channels),
@@ -38,7 +40,9 @@ class ExitHead(nn.Module):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}.")
         self.in_channels = in_channels
-        self.conv = nn.Conv2d(in_channels, hidden_channels, kernel_size=3, stride=2, padding=1, bias=False)
+        self.conv = nn.Conv2d(
+            in_channels, hidden_channels, kernel_size=3, stride=2, padding=1, bias=False
+        )
         self.bn = nn.BatchNorm2d(hidden_channels)
         self.pool = nn.AdaptiveAvgPool2d(pool_size)
         self.fc = nn.Linear(hidden_channels * pool_size * pool_size, num_classes)
@@ -69,7 +73,9 @@ class BranchyResNet(nn.Module):
         stage_strides: tuple = (2, 2, 2),
     ) -> None:
         super().__init__()
-        backbone = cl.models.ResNet(num_classes, in_channels, base_width, blocks_per_stage, stage_strides)
+        backbone = cl.models.ResNet(
+            num_classes, in_channels, base_width, blocks_per_stage, stage_strides
+        )
         self.in_channels, self.num_classes, self.widths = in_channels, num_classes, backbone.widths
         self.stem, self.stages = backbone.stem, backbone.stages
         heads = [ExitHead(width, num_classes, head_channels) for width in self.widths[:-1]]
@@ -99,9 +105,13 @@ def weighted_exit_loss(exit_logits: list, y: torch.Tensor, weights) -> torch.Ten
     if not isinstance(exit_logits, (list, tuple)) or len(exit_logits) == 0:
         raise ValueError("exit_logits should be a non-empty list of (N, C) tensors.")
     if not isinstance(y, torch.Tensor) or y.ndim != 1:
-        raise ValueError(f"y should have shape (N,), got {tuple(y.shape) if isinstance(y, torch.Tensor) else y!r}.")
+        raise ValueError(
+            f"y should have shape (N,), got {tuple(y.shape) if isinstance(y, torch.Tensor) else y!r}."
+        )
     if len(weights) != len(exit_logits):
-        raise ValueError(f"weights should have one entry per exit ({len(exit_logits)}), got {len(weights)}.")
+        raise ValueError(
+            f"weights should have one entry per exit ({len(exit_logits)}), got {len(weights)}."
+        )
     total = 0.0
     for n, (logits, w) in enumerate(zip(exit_logits, weights)):
         if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape[0] != len(y):
@@ -146,11 +156,21 @@ def train_early_exit(
     for attr in ("stem", "stages", "exits"):
         if not hasattr(model, attr):
             raise TypeError(f"model needs .stem, .stages and .exits; it has no .{attr}.")
-    baseline_storage = {t.data_ptr() for t in list(baseline.parameters()) + list(baseline.buffers()) if t.numel()}
-    if any(t.data_ptr() in baseline_storage for t in list(model.parameters()) + list(model.buffers()) if t.numel()):
-        raise ValueError("model shares parameter storage with the baseline: copy weights, do not share modules.")
+    baseline_storage = {
+        t.data_ptr() for t in list(baseline.parameters()) + list(baseline.buffers()) if t.numel()
+    }
+    if any(
+        t.data_ptr() in baseline_storage
+        for t in list(model.parameters()) + list(model.buffers())
+        if t.numel()
+    ):
+        raise ValueError(
+            "model shares parameter storage with the baseline: copy weights, do not share modules."
+        )
     if len(weights) != len(model.exits):
-        raise ValueError(f"weights should have one entry per exit ({len(model.exits)}), got {len(weights)}.")
+        raise ValueError(
+            f"weights should have one entry per exit ({len(model.exits)}), got {len(weights)}."
+        )
     model.stem.load_state_dict(baseline.stem.state_dict())
     model.stages.load_state_dict(baseline.stages.state_dict())
     model.exits[-1].load_state_dict(baseline.classifier.state_dict())

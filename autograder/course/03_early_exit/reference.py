@@ -34,7 +34,9 @@ def entropy(logits: torch.Tensor) -> torch.Tensor:
 
 
 # cell 03-15
-def early_exit_inference(model: nn.Module, X: torch.Tensor, threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
+def early_exit_inference(
+    model: nn.Module, X: torch.Tensor, threshold: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-sample early exit: leave at the first exit whose softmax entropy is below `threshold`.
 
     Args:
@@ -52,16 +54,26 @@ def early_exit_inference(model: nn.Module, X: torch.Tensor, threshold: float) ->
     """
     for attr in ("stem", "stages", "exits"):
         if not hasattr(model, attr):
-            raise TypeError(f"model needs .stem, .stages and .exits; {type(model).__name__} has no .{attr}")
+            raise TypeError(
+                f"model needs .stem, .stages and .exits; {type(model).__name__} has no .{attr}"
+            )
     if not isinstance(X, torch.Tensor) or X.ndim != 4:
-        raise ValueError(f"X must be a tensor of shape (N, C, H, W), got {getattr(X, 'shape', type(X).__name__)}")
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or math.isnan(threshold):
+        raise ValueError(
+            f"X must be a tensor of shape (N, C, H, W), got {getattr(X, 'shape', type(X).__name__)}"
+        )
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, (int, float))
+        or math.isnan(threshold)
+    ):
         raise ValueError(f"threshold must be a number, got {threshold!r}")
     model.eval()
     n = X.shape[0]
     preds = torch.empty(n, dtype=torch.long, device=X.device)
     exit_index = torch.empty(n, dtype=torch.long, device=X.device)
-    alive = torch.arange(n, device=X.device)  # original positions of the samples still in the network
+    alive = torch.arange(
+        n, device=X.device
+    )  # original positions of the samples still in the network
     last = len(model.exits) - 1
     with torch.no_grad():
         h = model.stem(X)
@@ -145,7 +157,9 @@ def threshold_sweep(
         ValueError on shape mismatches.
     """
     if not isinstance(exit_logits, torch.Tensor) or exit_logits.ndim != 3:
-        raise ValueError(f"exit_logits must have shape (E, N, C), got {getattr(exit_logits, 'shape', None)}")
+        raise ValueError(
+            f"exit_logits must have shape (E, N, C), got {getattr(exit_logits, 'shape', None)}"
+        )
     num_exits, n, _ = exit_logits.shape
     if not isinstance(y, torch.Tensor) or y.shape != (n,):
         raise ValueError(f"y must have shape ({n},), got {getattr(y, 'shape', None)}")
@@ -201,7 +215,9 @@ def choose_threshold(
         raise ValueError("no threshold meets the accuracy budget; include 0.0 in the thresholds")
     i = int(torch.argmin(torch.where(ok, cost, torch.full_like(cost, math.inf))))
     threshold = float(ths[i])
-    test_acc, test_cost = threshold_sweep(test_logits, test_y, [threshold], exit_costs)  # the one test report
+    test_acc, test_cost = threshold_sweep(
+        test_logits, test_y, [threshold], exit_costs
+    )  # the one test report
     return {
         "threshold": threshold,
         "val_acc": float(acc[i]),
@@ -230,7 +246,12 @@ def fit_temperature(logits: torch.Tensor, y: torch.Tensor) -> float:
     z = logits.detach().double()
     log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.LBFGS(
-        [log_t], lr=0.5, max_iter=200, tolerance_grad=1e-10, tolerance_change=1e-12, line_search_fn="strong_wolfe"
+        [log_t],
+        lr=0.5,
+        max_iter=200,
+        tolerance_grad=1e-10,
+        tolerance_change=1e-12,
+        line_search_fn="strong_wolfe",
     )
 
     def closure():
@@ -257,9 +278,13 @@ def overthinking(exit_logits: torch.Tensor, y: torch.Tensor) -> dict:
         ValueError on shape mismatches.
     """
     if not isinstance(exit_logits, torch.Tensor) or exit_logits.ndim != 3:
-        raise ValueError(f"exit_logits must have shape (E, N, C), got {getattr(exit_logits, 'shape', None)}")
+        raise ValueError(
+            f"exit_logits must have shape (E, N, C), got {getattr(exit_logits, 'shape', None)}"
+        )
     if not isinstance(y, torch.Tensor) or y.shape != (exit_logits.shape[1],):
-        raise ValueError(f"y must have shape ({exit_logits.shape[1]},), got {getattr(y, 'shape', None)}")
+        raise ValueError(
+            f"y must have shape ({exit_logits.shape[1]},), got {getattr(y, 'shape', None)}"
+        )
     correct = exit_logits.argmax(dim=-1) == y  # (E, N)
     last = correct.shape[0] - 1
     ever = correct.any(dim=0)
@@ -286,8 +311,13 @@ def confusion_scores(exit_logits: torch.Tensor, train_exit_logits: torch.Tensor)
     """
     for name, value in (("exit_logits", exit_logits), ("train_exit_logits", train_exit_logits)):
         if not isinstance(value, torch.Tensor) or value.ndim != 3:
-            raise ValueError(f"{name} must have shape (E, N, C), got {getattr(value, 'shape', None)}")
-    if exit_logits.shape[0] != train_exit_logits.shape[0] or exit_logits.shape[2] != train_exit_logits.shape[2]:
+            raise ValueError(
+                f"{name} must have shape (E, N, C), got {getattr(value, 'shape', None)}"
+            )
+    if (
+        exit_logits.shape[0] != train_exit_logits.shape[0]
+        or exit_logits.shape[2] != train_exit_logits.shape[2]
+    ):
         raise ValueError("both inputs need the same number of exits and classes")
     if train_exit_logits.shape[1] < 2:
         raise ValueError("train_exit_logits needs at least 2 samples")

@@ -30,17 +30,23 @@ def st_gumbel_gate(
     """
     if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape[1] != 2:
         shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
-        raise ValueError(f"logits must have shape (N, 2) ([skip, run] logits per sample), got {shape}")
+        raise ValueError(
+            f"logits must have shape (N, 2) ([skip, run] logits per sample), got {shape}"
+        )
     if not tau > 0:
         raise ValueError(f"tau must be positive, got {tau}")
     if not training:
         return (logits[:, 1] > logits[:, 0]).to(logits.dtype)
     if noise is None:
         # float32 whatever the logits' dtype: in float16 the clamp bounds round to 0 and 1, and log(0) = -inf
-        uniform = torch.rand(logits.shape, device=logits.device, dtype=torch.float32).clamp(1e-10, 1.0 - 1e-7)
+        uniform = torch.rand(logits.shape, device=logits.device, dtype=torch.float32).clamp(
+            1e-10, 1.0 - 1e-7
+        )
         noise = -torch.log(-torch.log(uniform))
     elif noise.shape != logits.shape:
-        raise ValueError(f"noise must have the shape of logits {tuple(logits.shape)}, got {tuple(noise.shape)}")
+        raise ValueError(
+            f"noise must have the shape of logits {tuple(logits.shape)}, got {tuple(noise.shape)}"
+        )
     soft = torch.softmax((logits + noise) / tau, dim=1)
     hard = F.one_hot(soft.argmax(dim=1), num_classes=2).to(soft.dtype)
     return (hard - soft.detach() + soft)[:, 1]
@@ -65,7 +71,9 @@ class Gate(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"Gate expects x of shape (N, {self.in_channels}, H, W), got {tuple(x.shape)}")
+            raise ValueError(
+                f"Gate expects x of shape (N, {self.in_channels}, H, W), got {tuple(x.shape)}"
+            )
         pooled = x.mean(dim=(2, 3))
         return self.fc2(F.relu(self.bn(self.fc1(pooled))))
 
@@ -121,7 +129,9 @@ def target_rate_loss(gates: torch.Tensor, target, lam: float) -> torch.Tensor:
         raise ValueError(f"lam must be non-negative, got {lam}")
     t = torch.as_tensor(target, dtype=gates.dtype, device=gates.device)
     if t.ndim > 1 or (t.ndim == 1 and t.shape[0] != gates.shape[1]):
-        raise ValueError(f"target must be a number or have shape ({gates.shape[1]},), got {tuple(t.shape)}")
+        raise ValueError(
+            f"target must be a number or have shape ({gates.shape[1]},), got {tuple(t.shape)}"
+        )
     if bool(((t < 0) | (t > 1)).any()):
         raise ValueError("target rates must lie in [0, 1]")
     rates = gates.mean(dim=0)
@@ -136,7 +146,9 @@ class GatedResNet(nn.Module):
         super().__init__()
         self.in_channels = base.in_channels
         self.stem, self.classifier = base.stem, base.classifier
-        self.blocks = nn.ModuleList(GatedBlock(b, Gate(b.in_channels, hidden), gate_fn, tau) for b in base.blocks())
+        self.blocks = nn.ModuleList(
+            GatedBlock(b, Gate(b.in_channels, hidden), gate_fn, tau) for b in base.blocks()
+        )
 
     def forward(self, x: torch.Tensor):
         cl.models.check_input(x, self.in_channels, "GatedResNet")
@@ -226,7 +238,9 @@ class PolicyNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"PolicyNet expects x of shape (N, {self.in_channels}, H, W), got {tuple(x.shape)}")
+            raise ValueError(
+                f"PolicyNet expects x of shape (N, {self.in_channels}, H, W), got {tuple(x.shape)}"
+            )
         return torch.sigmoid(self.head(self.features(x)))
 
 
@@ -253,7 +267,10 @@ def blockdrop_reward(policy: torch.Tensor, correct: torch.Tensor, gamma: float) 
 
 # cell 04-46
 def reinforce_loss(
-    probs: torch.Tensor, sampled: torch.Tensor, reward_sampled: torch.Tensor, reward_greedy: torch.Tensor
+    probs: torch.Tensor,
+    sampled: torch.Tensor,
+    reward_sampled: torch.Tensor,
+    reward_greedy: torch.Tensor,
 ) -> torch.Tensor:
     """Self-critical REINFORCE loss of a Bernoulli policy.
 
@@ -268,7 +285,9 @@ def reinforce_loss(
     if not isinstance(probs, torch.Tensor) or probs.ndim != 2:
         raise ValueError("probs must be a tensor of shape (N, K)")
     if sampled.shape != probs.shape:
-        raise ValueError(f"sampled must have the shape of probs {tuple(probs.shape)}, got {tuple(sampled.shape)}")
+        raise ValueError(
+            f"sampled must have the shape of probs {tuple(probs.shape)}, got {tuple(sampled.shape)}"
+        )
     for name, r in (("reward_sampled", reward_sampled), ("reward_greedy", reward_greedy)):
         if r.shape != (probs.shape[0],):
             raise ValueError(f"{name} must have shape ({probs.shape[0]},), got {tuple(r.shape)}")

@@ -14,7 +14,9 @@ import course_lib as cl
 
 
 # cell 05-08
-def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, T: float) -> torch.Tensor:
+def distillation_loss(
+    student_logits: torch.Tensor, teacher_logits: torch.Tensor, T: float
+) -> torch.Tensor:
     """Distillation loss T^2 * KL(softmax(teacher/T) || softmax(student/T)), averaged over the batch.
 
     Args:
@@ -45,7 +47,12 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
 
 # cell 05-11
 def self_distillation_loss(
-    exit_logits: list, y: torch.Tensor, alpha: float, T: float, features: list | None = None, hint_weight: float = 0.0
+    exit_logits: list,
+    y: torch.Tensor,
+    alpha: float,
+    T: float,
+    features: list | None = None,
+    hint_weight: float = 0.0,
 ) -> torch.Tensor:
     """Self-distillation objective over all exits (the deepest exit is the teacher).
 
@@ -60,11 +67,15 @@ def self_distillation_loss(
         A scalar tensor.
     """
     if not isinstance(exit_logits, (list, tuple)) or len(exit_logits) < 2:
-        raise ValueError("exit_logits must be a list of at least 2 tensors of shape (N, C), shallow to deep")
+        raise ValueError(
+            "exit_logits must be a list of at least 2 tensors of shape (N, C), shallow to deep"
+        )
     shape = tuple(exit_logits[-1].shape)
     for k, z in enumerate(exit_logits):
         if not isinstance(z, torch.Tensor) or z.ndim != 2 or tuple(z.shape) != shape:
-            raise ValueError(f"exit_logits[{k}] must have shape (N, C) = {shape} like the deepest exit")
+            raise ValueError(
+                f"exit_logits[{k}] must have shape (N, C) = {shape} like the deepest exit"
+            )
     n = shape[0]
     if not isinstance(y, torch.Tensor) or tuple(y.shape) != (n,) or torch.is_floating_point(y):
         raise ValueError(f"y must be an integer tensor of shape ({n},)")
@@ -80,11 +91,19 @@ def self_distillation_loss(
     loss = (1.0 - alpha) * ce + alpha * kd
     if features is not None:
         if not isinstance(features, (list, tuple)) or len(features) != len(exit_logits):
-            raise ValueError(f"features must be a list of {len(exit_logits)} tensors (N, D), one per exit")
+            raise ValueError(
+                f"features must be a list of {len(exit_logits)} tensors (N, D), one per exit"
+            )
         target = features[-1]
         for k, f in enumerate(features):
-            if not isinstance(f, torch.Tensor) or f.ndim != 2 or tuple(f.shape) != (n, target.shape[1]):
-                raise ValueError(f"features[{k}] must have shape ({n}, {target.shape[1]}) like features[-1]")
+            if (
+                not isinstance(f, torch.Tensor)
+                or f.ndim != 2
+                or tuple(f.shape) != (n, target.shape[1])
+            ):
+                raise ValueError(
+                    f"features[{k}] must have shape ({n}, {target.shape[1]}) like features[-1]"
+                )
         if hint_weight > 0:
             hint = sum((f - target.detach()).pow(2).mean() for f in features[:-1])
             loss = loss + hint_weight * hint
@@ -122,7 +141,9 @@ def train_exit_model(
         raise ValueError(f"num_epochs must be an integer >= 0, got {num_epochs!r}")
     loaders = cl.data.make_loaders(splits, batch_size=batch_size, seed=seed)
     cl.env.set_seed(seed)
-    model = cl.models.EarlyExitResNet(num_classes=splits.num_classes, in_channels=splits.input_shape[0], **arch)
+    model = cl.models.EarlyExitResNet(
+        num_classes=splits.num_classes, in_channels=splits.input_shape[0], **arch
+    )
     run_config = {
         "name": "05-run",
         **config,
