@@ -9,8 +9,9 @@ at each exercise's visible-check cell:
 2. defines the solution of that exercise (and of the graded functions the solution itself calls, as the hidden
    tests' probes do: a student's `threshold_sweep` may use their own `entropy`), runs the check again: it must print
    "public checks passed" with no error;
-3. puts the stubs back, so that every later cell (demos, given code, the next checks) runs with every other exercise
-   left as a stub: a later check that needs a variable computed from another exercise fails here.
+3. puts the stubs back and forgets every name that only the solved check defined, so that every later cell (demos,
+   given code, the next checks) runs as for a learner who skipped this exercise: a later check that needs a variable
+   computed from another exercise (its check or its demo) fails here.
 
 Cells other than checks run as they come, errors allowed (a demo of an unfinished exercise fails, as it would for
 the learner).
@@ -100,6 +101,14 @@ def _outputs_text(cell: nbformat.NotebookNode) -> tuple[str, list[tuple[str, str
     return "".join(stdout), errors
 
 
+FORGET_SOLVED_NAMES = """\
+for _name in [n for n in globals() if n not in _names_before_solving and n != "_names_before_solving"]:
+    del globals()[_name]
+globals().pop("_name", None)
+del _names_before_solving
+"""
+
+
 def _code_cell(source: str) -> nbformat.NotebookNode:
     return nbformat.v4.new_code_cell(source)
 
@@ -145,6 +154,7 @@ def test_every_visible_check_stands_alone(stem: str, tmp_path: Path) -> None:
                 got = "; ".join(f"{n}: {v.splitlines()[0] if v else ''}" for n, v in errors) or "no error"
                 problems.append(f"{label}, exercise still a stub: expected ExerciseNotDone '{expected}', got {got}")
             needed = _with_dependencies(ex, by_function)
+            client.execute_cell(_code_cell("_names_before_solving = set(globals())"), index)
             client.execute_cell(_code_cell("\n\n".join(solution.cells[d.solution_index].source for d in needed)), index)
             second = copy.deepcopy(cell)
             client.execute_cell(second, index)
@@ -153,6 +163,8 @@ def test_every_visible_check_stands_alone(stem: str, tmp_path: Path) -> None:
                 got = "; ".join(f"{n}: {v.splitlines()[0] if v else ''}" for n, v in errors) or "no 'passed' line"
                 problems.append(f"{label}, exercise solved, the others stubs: {got}")
             client.execute_cell(_code_cell("\n\n".join(student.cells[d.solution_index].source for d in needed)), index)
+            # forget what only the solved check defined: a learner who skipped this exercise never has it
+            client.execute_cell(_code_cell(FORGET_SOLVED_NAMES), index)
     assert not problems, f"{stem}: visible checks that do not stand alone:\n  " + "\n  ".join(problems)
 
 
