@@ -164,7 +164,9 @@ def test_every_visible_check_stands_alone(stem: str, tmp_path: Path) -> None:
                 problems.append(f"{label}, exercise solved, the others stubs: {got}")
             client.execute_cell(_code_cell("\n\n".join(student.cells[d.solution_index].source for d in needed)), index)
             # forget what only the solved check defined: a learner who skipped this exercise never has it
-            client.execute_cell(_code_cell(FORGET_SOLVED_NAMES), index)
+            forget = _code_cell(FORGET_SOLVED_NAMES)
+            client.execute_cell(forget, index)
+            assert not _outputs_text(forget)[1], f"{label}: the harness could not forget the solved names"
     assert not problems, f"{stem}: visible checks that do not stand alone:\n  " + "\n  ".join(problems)
 
 
